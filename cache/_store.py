@@ -1,0 +1,121 @@
+"""The byte-bounded store: entries, their bytes, statistics and the admission loop.
+
+The store never decides *who* leaves — it asks its policy (``_policy.py``). It holds whatever
+value the caller gives it: a result in sync mode, a Dask future in cluster mode (holding the
+future keeps the data alive on its worker; dropping it lets Dask free the data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from ._policy import Entry, Policy, WReciprocal
+
+__all__ = ["Cache", "CacheStats"]
+
+
+class CacheStats(dict):
+    """``{"hits", "misses", "evictions", "rejections", "peak_bytes", "capacity"}`` as a dict."""
+
+
+class Cache:
+    """A byte-bounded store driven by an eviction policy.
+
+    Parameters
+    ----------
+    policy:
+        A :class:`Policy` (its capacity bounds the store); a private, reset copy is used.
+    on_evict:
+        Called with the key of each evicted entry (the Runner records it in the trace).
+    """
+
+    def __init__(self, policy: Policy | None = None, on_evict: Callable[[Hashable], None] | None = None):
+        if policy is None:
+            policy = WReciprocal("1GB")
+        if not isinstance(policy, Policy):
+            raise TypeError(
+                "The 'cache' parameter must be a dagreuse.cache policy such as "
+                f"WReciprocal('512MB'). Got {policy!r} instead."
+            )
+        self.policy = policy.fresh()
+        self.capacity = self.policy.capacity
+        self._entries: dict[Hashable, Entry] = {}
+        self._on_evict = on_evict
+        self.used = 0.0
+        self.hits = self.misses = self.evictions = self.rejections = 0
+        self.peak = 0.0
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def keys(self) -> list[Hashable]:
+        return list(self._entries)
+
+    def peek(self, key: Hashable) -> Any:
+        """The value for ``key`` without counting a hit (``KeyError`` if absent)."""
+        return self._entries[key].value
+
+    def get(self, key: Hashable) -> Any:
+        """The cached value (a hit), or ``None`` when absent (a miss is counted by the caller)."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        self.hits += 1
+        self.policy.on_hit(key, entry)
+        return entry.value
+
+    def miss(self, n: int = 1) -> None:
+        """Record ``n`` results that were needed but not cached."""
+        self.misses += n
+
+    def offer(self, key: Hashable, value: Any, size: float, cost: float) -> bool:
+        """Offer a finished result; return whether it was admitted (DESIGN §5)."""
+        if key in self._entries:
+            return True
+        new = Entry(float(size), float(cost), value)
+        if not self.policy.admits(new.size):
+            self.rejections += 1
+            return False
+        while self.used + new.size > self.capacity:
+            victim = self.policy.victim(self._entries, key, new)
+            if victim == key:
+                self.rejections += 1
+                return False
+            self.evict(victim)
+        self._entries[key] = new
+        self.used += new.size
+        self.peak = max(self.peak, self.used)
+        self.policy.on_insert(key, new)
+        return True
+
+    def evict(self, key: Hashable) -> None:
+        entry = self._entries.pop(key)
+        self.used -= entry.size
+        self.evictions += 1
+        self.policy.on_remove(key)
+        if self._on_evict is not None:
+            self._on_evict(key)
+
+    def clear(self) -> None:
+        """Drop every entry without counting evictions (used when a Runner closes)."""
+        for key in list(self._entries):
+            self.policy.on_remove(key)
+        self._entries.clear()
+        self.used = 0.0
+
+    def stats(self) -> CacheStats:
+        return CacheStats(
+            hits=self.hits,
+            misses=self.misses,
+            evictions=self.evictions,
+            rejections=self.rejections,
+            peak_bytes=int(self.peak),
+            capacity=self.capacity,
+        )
+
+    def __repr__(self) -> str:
+        return f"Cache({self.policy!r}, entries={len(self)}, used={int(self.used)})"

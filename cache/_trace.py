@@ -1,0 +1,101 @@
+"""Execution traces: what every run records, and what the simulator replays.
+
+A trace is plain, JSON-serialisable data::
+
+    {"version": 1,
+     "meta":   {...free-form: policy, capacity, max_in_flight, wall seconds...},
+     "nodes":  {key: {"stage": str, "parent": key | None, "seconds": float, "bytes": int,
+                      "leaf": bool}},
+     "events": [{"ev": "request", "req": int, "path": [key, ...], "config": int, "fold": int},
+                {"ev": "hit" | "miss" | "share" | "evict", "key": key, "req": int | None},
+                {"ev": "compute", "key": key, "seconds": float, "bytes": int},
+                {"ev": "fail", "key": key, "req": int, "error": str}, ...]}
+
+A request's ``path`` runs from the first cacheable node (the fold split) down to its leaf. Node
+``seconds`` and ``bytes`` are measured on the worker; when a node was computed more than once,
+``nodes`` keeps the mean seconds, and each ``compute`` event keeps its own measurement.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Hashable, Iterator
+from typing import Any
+
+__all__ = ["Trace"]
+
+
+class Trace:
+    """An append-only record of one or more executions (DESIGN §4)."""
+
+    def __init__(self, meta: dict[str, Any] | None = None):
+        self.meta: dict[str, Any] = dict(meta or {})
+        self.nodes: dict[Hashable, dict[str, Any]] = {}
+        self.events: list[dict[str, Any]] = []
+        self._n_requests = 0
+
+    # -- recording ----------------------------------------------------------------------------
+    def node(self, key: Hashable, *, stage: str, parent: Hashable | None, leaf: bool) -> None:
+        """Declare a node of the DAG (idempotent)."""
+        if key not in self.nodes:
+            self.nodes[key] = {"stage": stage, "parent": parent, "seconds": None, "bytes": None,
+                               "leaf": leaf, "computed": 0}
+
+    def request(self, path: list[Hashable], **info: Any) -> int:
+        req = self._n_requests
+        self._n_requests += 1
+        self.events.append({"ev": "request", "req": req, "path": list(path), **info})
+        return req
+
+    def computed(self, key: Hashable, seconds: float, nbytes: int) -> None:
+        node = self.nodes[key]
+        n = node["computed"]
+        node["seconds"] = seconds if n == 0 else (node["seconds"] * n + seconds) / (n + 1)
+        node["bytes"] = int(nbytes)
+        node["computed"] = n + 1
+        self.events.append({"ev": "compute", "key": key, "seconds": seconds, "bytes": int(nbytes)})
+
+    def mark(self, ev: str, key: Hashable, req: int | None = None, **info: Any) -> None:
+        """Record a ``hit``, ``miss``, ``share``, ``evict`` or ``fail`` event."""
+        self.events.append({"ev": ev, "key": key, "req": req, **info})
+
+    # -- reading ------------------------------------------------------------------------------
+    def requests(self) -> Iterator[dict[str, Any]]:
+        return (e for e in self.events if e["ev"] == "request")
+
+    def count(self, ev: str) -> int:
+        return sum(1 for e in self.events if e["ev"] == ev)
+
+    def seconds(self, key: Hashable) -> float:
+        """Mean measured compute seconds of ``key`` (0 when it never completed)."""
+        return self.nodes[key]["seconds"] or 0.0
+
+    def nbytes(self, key: Hashable) -> int:
+        return self.nodes[key]["bytes"] or 0
+
+    # -- persistence --------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": 1, "meta": self.meta, "nodes": self.nodes, "events": self.events}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Trace:
+        if data.get("version") != 1 or not {"nodes", "events"} <= set(data):
+            raise ValueError("Not a dagreuse trace: expected version 1 with 'nodes' and 'events'.")
+        trace = cls(data.get("meta"))
+        trace.nodes = dict(data["nodes"])
+        trace.events = list(data["events"])
+        trace._n_requests = sum(1 for e in trace.events if e["ev"] == "request")
+        return trace
+
+    def save(self, path: str | os.PathLike) -> None:
+        with open(path, "w") as f:
+            json.dump(self.to_dict(), f)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Trace:
+        with open(path) as f:
+            return cls.from_dict(json.load(f))
+
+    def __repr__(self) -> str:
+        return f"Trace(nodes={len(self.nodes)}, requests={self._n_requests}, events={len(self.events)})"

@@ -1,0 +1,34 @@
+"""dagreuse.pipes — declare pipelines, merge candidate configs into one DAG, execute it, profile.
+
+Layering: ``pipes`` may import ``dagreuse.cache``; it never imports ``dagreuse.search``.
+Public: :class:`Pipeline` and :mod:`space` to declare, :func:`merge` to build the shared-prefix
+DAG, :class:`Runner` to execute it on Dask (or in-process as the reference oracle), and
+:class:`Profile` to see what reuse saved.
+"""
+
+from . import space
+from ._dag import DAG, Node, Request, merge
+from ._evaluation import check_data, resolve_cv, resolve_scoring
+from ._keys import KeyingError, canonical, data_token, token
+from ._pipeline import Config, Pipeline
+from ._profile import Profile
+from ._runner import Runner
+
+__all__ = [
+    "DAG",
+    "Config",
+    "KeyingError",
+    "Node",
+    "Pipeline",
+    "Profile",
+    "Request",
+    "Runner",
+    "canonical",
+    "check_data",
+    "data_token",
+    "merge",
+    "resolve_cv",
+    "resolve_scoring",
+    "space",
+    "token",
+]

@@ -1,0 +1,200 @@
+"""The merged DAG of a set of configs (DESIGN §4-5).
+
+The graph is plain data. ``DAG.nodes`` maps a key to a :class:`Node`; the implicit root is the
+input data (``DAG.root``, keyed by its content), its children are one split node per fold, and
+below each split every stage adds one node per distinct (parent, operator, parameters). Identity
+stages (``None``/``"passthrough"``) add no node. Leaves fit and score the final estimator.
+
+``DAG.requests`` lists the work: one request per (leaf, fold) in depth-first order of the DAG,
+each with its ``path`` of keys from the split down to the leaf and the configs it serves.
+
+Merge rule: two nodes are one iff same parent key, same stage, same operator class and
+canonical parameters (hence same fold).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sklearn.base import is_classifier
+
+from ._evaluation import check_data, resolve_cv, resolve_scoring
+from ._keys import canonical, data_token, token
+from ._ops import Task
+from ._pipeline import Config, Pipeline
+
+__all__ = ["DAG", "Node", "Request", "merge"]
+
+
+@dataclass
+class Node:
+    key: str
+    stage: str  # "split" for the fold splits
+    parent: str | None  # None for a split: its parent is the data root
+    fold: int
+    task: Task
+    children: list[str] = field(default_factory=list)
+
+    @property
+    def leaf(self) -> bool:
+        return self.task.kind == "leaf"
+
+
+@dataclass
+class Request:
+    """Evaluate one leaf on one fold; serves every config in ``configs`` (duplicates merge)."""
+
+    fold: int
+    path: list[str]
+    configs: list[int]
+
+    @property
+    def leaf(self) -> str:
+        return self.path[-1]
+
+
+@dataclass
+class DAG:
+    root: str
+    nodes: dict[str, Node]
+    requests: list[Request]
+    configs: list[Config]
+    folds: list[tuple]
+    stages: list[str] = field(default_factory=list)
+    X: Any = field(repr=False, default=None)
+    y: Any = field(repr=False, default=None)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def independent_cost(self, cost: Callable[[Node], float] | Mapping[str, float]) -> float:
+        """TP(P): every config evaluated on its own, each node of its path paid again."""
+        c = _costs(self, cost)
+        return math.fsum(len(r.configs) * sum(c[k] for k in r.path) for r in self.requests)
+
+    def merged_cost(self, cost: Callable[[Node], float] | Mapping[str, float]) -> float:
+        """TP(P_merged): every unique node paid once."""
+        c = _costs(self, cost)
+        return math.fsum(c.values())
+
+    def ideal_speedup(self, cost: Callable[[Node], float] | Mapping[str, float] = lambda n: 1.0) -> float:
+        return self.independent_cost(cost) / self.merged_cost(cost)
+
+    def count(self, stage: str) -> int:
+        """Number of unique nodes of ``stage``."""
+        return sum(1 for n in self.nodes.values() if n.stage == stage)
+
+
+def _costs(dag: DAG, cost: Any) -> dict[str, float]:
+    if isinstance(cost, Mapping):
+        return {k: float(cost[k]) for k in dag.nodes}
+    return {k: float(cost(n)) for k, n in dag.nodes.items()}
+
+
+def merge(
+    pipeline: Pipeline,
+    configs: Sequence[Config],
+    X: Any,
+    y: Any,
+    cv: Any = 5,
+    scoring: Any = None,
+    *,
+    groups: Any = None,
+    return_train_score: bool = False,
+) -> DAG:
+    """Merge ``configs`` of ``pipeline`` into one DAG over the folds of ``cv`` on ``(X, y)``.
+
+    All validation happens here, before any work: configs against the pipeline, X/y lengths,
+    ``cv`` and ``scoring``, and that every operator and parameter can be keyed.
+    """
+    if not isinstance(pipeline, Pipeline):
+        raise TypeError(f"The 'pipeline' parameter must be a dagreuse Pipeline. Got {pipeline!r}.")
+    configs = list(configs)
+    if not configs:
+        raise ValueError("The 'configs' parameter must hold at least one config. Got none.")
+    check_data(X, y)
+    resolved = [pipeline.resolve(c) for c in configs]
+    final = next(iter(pipeline.stages[-1].alternatives.values())).operator
+    folds = resolve_cv(cv, X, y, classifier=is_classifier(final), groups=groups)
+    scorers = resolve_scoring(scoring, final)
+    score_key = _scoring_key(scoring)
+
+    root = data_token(X, y)
+    nodes: dict[str, Node] = {}
+    leaf_configs: dict[str, list[int]] = {}
+    # Canonical operator descriptions per config, computed once (not once per fold).
+    described = [[(stage, alt, params, _describe(stage.name, alt, params)) for stage, alt, params in r]
+                 for r in resolved]
+
+    def add(key: str, node: Node) -> None:
+        if key not in nodes:
+            nodes[key] = node
+            if node.parent is not None:
+                nodes[node.parent].children.append(key)
+
+    for f, (train, test) in enumerate(folds):
+        split = token(root, "split", f, canonical(train), canonical(test))
+        add(split, Node(split, "split", None, f, Task("split", "split", "split", (train, test))))
+        for i, steps in enumerate(described):
+            parent = split
+            for j, (stage, alt, params, desc) in enumerate(steps):
+                last = j == len(steps) - 1
+                if alt.kind == "passthrough" and not last:
+                    continue
+                key = token(parent, stage.name, desc, score_key if last else None,
+                            return_train_score if last else None)
+                if key not in nodes:
+                    op = alt.build(params)
+                    kind = "leaf" if last else alt.kind
+                    task = Task(kind, stage.name, alt.label, op,
+                                params if alt.kind == "function" else None,
+                                scorers if last else None, return_train_score and last)
+                    add(key, Node(key, stage.name, parent, f, task))
+                parent = key
+            leaf_configs.setdefault(parent, []).append(i)
+
+    requests: list[Request] = []
+
+    def visit(key: str, path: list[str]) -> None:
+        node = nodes[key]
+        path = [*path, key]
+        if node.leaf:
+            requests.append(Request(node.fold, path, leaf_configs[key]))
+        for child in node.children:
+            visit(child, path)
+
+    for key, node in nodes.items():
+        if node.parent is None:
+            visit(key, [])
+    return DAG(root, nodes, requests, configs, folds, pipeline.names, X, y)
+
+
+def _describe(stage: str, alt: Any, params: dict) -> Any:
+    """Canonical operator identity + parameters, with errors naming stage and parameter."""
+    for name, value in params.items():
+        canonical(value, f"Parameter {name!r} of stage {stage!r}")
+    if alt.kind == "function":
+        return [canonical(alt.operator, f"The operator of stage {stage!r}"), canonical(params)]
+    if alt.kind == "passthrough":
+        return "passthrough"
+    return canonical(alt.build(params), f"The operator of stage {stage!r}")
+
+
+def _scoring_key(scoring: Any) -> Any:
+    """Key the user's scoring spec: names stay names; scikit-learn scorer objects carry their
+    metric and keyword arguments; other callables are keyed like operators."""
+    if scoring is None or isinstance(scoring, str):
+        return scoring
+    if isinstance(scoring, Mapping):
+        return {"dict": sorted([str(k), _scoring_key(v)] for k, v in scoring.items())}
+    if isinstance(scoring, list | tuple | set):
+        return sorted(_scoring_key(s) for s in scoring)
+    fn = getattr(scoring, "_score_func", None)
+    if fn is not None:
+        return [type(scoring).__name__, canonical(fn, "scoring"), getattr(scoring, "_sign", 1),
+                canonical(getattr(scoring, "_kwargs", {}), "scoring"),
+                canonical(getattr(scoring, "_response_method", None), "scoring")]
+    return canonical(scoring, "The 'scoring' parameter")

@@ -1,0 +1,98 @@
+"""Input checks and the resolution of ``cv`` and ``scoring``, done before any work starts."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import check_scoring, get_scorer
+from sklearn.model_selection import (
+    BaseCrossValidator,
+    BaseShuffleSplit,
+    ShuffleSplit,
+    StratifiedShuffleSplit,
+    check_cv,
+)
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import _num_samples
+
+__all__ = ["check_data", "resolve_cv", "resolve_scoring"]
+
+
+def check_data(X: Any, y: Any) -> int:
+    """Number of samples; X and y must agree."""
+    try:
+        n = _num_samples(X)
+    except TypeError as exc:
+        raise TypeError(f"The 'X' parameter must be array-like with a length. {exc}") from None
+    if y is not None and _num_samples(y) != n:
+        raise ValueError(
+            f"The 'X' and 'y' parameters must have the same number of samples. "
+            f"Got X with {n} and y with {_num_samples(y)} instead."
+        )
+    return n
+
+
+def resolve_cv(cv: Any, X: Any, y: Any, classifier: bool, groups: Any = None) -> list[tuple]:
+    """Folds as ``(train_indices, test_indices)`` pairs.
+
+    ``cv`` is an int >= 2 (stratified for classifiers, as in scikit-learn), a scikit-learn
+    splitter or iterable of index pairs, or a float in (0, 1): a single holdout of that fraction.
+    """
+    allowed = ("an int >= 2, a float in (0, 1) for a holdout fraction, a scikit-learn "
+               "splitter or a list of (train, test) index pairs")
+    if isinstance(cv, bool):
+        raise TypeError(f"The 'cv' parameter must be {allowed}. Got {cv!r} instead.")
+    if isinstance(cv, numbers.Integral):
+        if cv < 2:
+            raise ValueError(f"The 'cv' parameter must be {allowed}. Got {cv!r} instead.")
+    elif isinstance(cv, numbers.Real):
+        if not 0 < cv < 1:
+            raise ValueError(f"The 'cv' parameter must be {allowed}. Got {cv!r} instead.")
+        stratify = classifier and type_of_target(y) in ("binary", "multiclass")
+        splitter = StratifiedShuffleSplit if stratify else ShuffleSplit
+        cv = splitter(n_splits=1, test_size=float(cv), random_state=0)
+    elif isinstance(cv, str) or not (
+        isinstance(cv, BaseCrossValidator | BaseShuffleSplit) or hasattr(cv, "split")
+        or isinstance(cv, Sequence)
+    ):
+        raise TypeError(f"The 'cv' parameter must be {allowed}. Got {cv!r} instead.")
+    splitter = check_cv(cv, y, classifier=classifier)
+    try:
+        folds = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(X, y, groups)]
+    except ValueError as exc:
+        raise ValueError(f"The 'cv' parameter {cv!r} cannot split this data: {exc}") from None
+    if not folds:
+        raise ValueError(f"The 'cv' parameter {cv!r} produced no folds.")
+    return folds
+
+
+def resolve_scoring(scoring: Any, estimator: Any = None) -> dict[str, Callable]:
+    """Scorers by name. ``None`` uses the final estimator's ``score``; a str is a scikit-learn
+    scorer name; a callable ``scorer(estimator, X, y)``; a list or dict gives several."""
+    if scoring is None:
+        return {"score": check_scoring(estimator)}
+    if isinstance(scoring, str):
+        return {"score": _get(scoring)}
+    if callable(scoring):
+        return {"score": scoring}
+    if isinstance(scoring, Mapping) and scoring:
+        return {str(k): _get(v) if isinstance(v, str) else v for k, v in scoring.items()}
+    if isinstance(scoring, list | tuple | set) and scoring:
+        return {str(k): _get(k) for k in scoring}
+    raise TypeError(
+        "The 'scoring' parameter must be None, a scikit-learn scorer name, a callable "
+        f"scorer(estimator, X, y), or a non-empty list or dict of them. Got {scoring!r} instead."
+    )
+
+
+def _get(name: str) -> Callable:
+    try:
+        return get_scorer(name)
+    except ValueError:
+        raise ValueError(
+            f"The 'scoring' parameter must be a valid scikit-learn scorer name (see "
+            f"sklearn.metrics.get_scorer_names()). Got {name!r} instead."
+        ) from None

@@ -1,0 +1,94 @@
+"""Deterministic content keys (DESIGN §4).
+
+A node's key is a hash of canonical *data*: its parent's key, its stage name, the operator's
+class path and its parameters (``get_params(deep=False)``, nested estimators recursively). Keys
+never depend on ``id()``, memory addresses or the process, so equal-but-distinct objects (two
+``PCA(2)``, equal tuples) get equal keys and keys agree across workers and runs; golden values
+are pinned in ``tests/pipes/test_keys.py``.
+
+A value that cannot be described as data (a lambda, a ``RandomState`` whose state changes as it
+is used, an arbitrary object) is refused with an error naming the stage and parameter.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import hashlib
+import json
+import math
+import types
+from typing import Any
+
+import joblib
+import numpy as np
+
+__all__ = ["KeyingError", "canonical", "data_token", "token"]
+
+
+class KeyingError(TypeError):
+    """A value cannot be keyed deterministically."""
+
+
+def _path(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', None)}.{getattr(obj, '__qualname__', type(obj).__name__)}"
+
+
+def canonical(value: Any, where: str = "value") -> Any:
+    """Return a JSON-serialisable, process-independent description of ``value``."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else {"float": repr(value)}
+    if isinstance(value, np.generic):
+        return canonical(value.item(), where)
+    if isinstance(value, tuple | list):
+        tag = "tuple" if isinstance(value, tuple) else "list"
+        return {tag: [canonical(v, f"{where}[{i}]") for i, v in enumerate(value)]}
+    if isinstance(value, dict):
+        items = [[canonical(k, where), canonical(v, f"{where}[{k!r}]")] for k, v in value.items()]
+        return {"dict": sorted(items, key=lambda kv: json.dumps(kv[0], sort_keys=True))}
+    if isinstance(value, set | frozenset):
+        items = [canonical(v, where) for v in value]
+        return {"set": sorted(items, key=lambda v: json.dumps(v, sort_keys=True))}
+    if isinstance(value, np.ndarray):
+        if value.dtype == object:
+            return {"ndarray": [list(value.shape), canonical(value.ravel().tolist(), where)]}
+        data = np.ascontiguousarray(value)
+        digest = hashlib.sha256(data.tobytes()).hexdigest()
+        return {"ndarray": [data.dtype.str, list(data.shape), digest]}
+    if isinstance(value, enum.Enum):
+        return {"enum": [_path(type(value)), value.name]}
+    if isinstance(value, functools.partial):
+        return {"partial": [canonical(value.func, where), canonical(value.args, where),
+                            canonical(value.keywords, where)]}
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        params = value.get_params(deep=False)
+        return {"estimator": [_path(type(value)),
+                              canonical(params, f"{where} ({type(value).__name__})")]}
+    if isinstance(value, types.FunctionType | types.BuiltinFunctionType | type | np.ufunc):
+        path = _path(value) if not isinstance(value, np.ufunc) else f"numpy.{value.__name__}"
+        if "<lambda>" in path or "<locals>" in path:
+            raise KeyingError(
+                f"{where} is {value!r}, which cannot be keyed deterministically: lambdas and "
+                "functions defined inside functions have no stable name. Define it at module level."
+            )
+        return {"callable": path}
+    raise KeyingError(
+        f"{where} is {value!r} of type {type(value).__name__}, which cannot be keyed "
+        "deterministically. Use plain values (numbers, strings, tuples, dicts, arrays), "
+        "estimators, or module-level functions; for random_state pass an int."
+    )
+
+
+def token(*parts: Any) -> str:
+    """A 32-hex-digit key for already canonical ``parts``."""
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def data_token(X: Any, y: Any) -> str:
+    """Key of the input data; content-based (``joblib.hash``), so a copy of X keys the same."""
+    return token("data", joblib.hash(X), joblib.hash(y))

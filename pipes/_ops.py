@@ -1,0 +1,112 @@
+"""The work a node does, as plain functions that run on Dask workers (or in-process).
+
+Every non-leaf node returns a :class:`Fold` — the training and validation data after this node —
+so validation transforms are computed once per node and shared, like training transforms. A leaf
+fits the final estimator and scores it. :func:`run` wraps either in timing and sizing, so the
+worker measures what the cache and the profile need.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from dask.sizeof import sizeof as dask_sizeof
+from sklearn.utils import _safe_indexing
+
+from dagreuse.cache import sizeof
+
+__all__ = ["Fold", "NodeFailed", "Output", "Task", "failed_at", "meta", "run"]
+
+
+class Fold(NamedTuple):
+    X_train: Any
+    y_train: Any
+    X_val: Any
+    y_val: Any
+
+
+class NodeFailed(Exception):
+    """An operator raised; the message names the stage and operator."""
+
+
+def failed_at(error: str, stage: str) -> bool:
+    """Whether an error text (as Dask propagates it to dependents) originated at ``stage``."""
+    return error.startswith(f"stage {stage!r} ")
+
+
+@dataclass
+class Task:
+    """What a worker needs to compute one node (shipped with the task, kept small)."""
+
+    kind: str  # "split" | "transformer" | "function" | "leaf"
+    stage: str
+    label: str
+    operator: Any = None  # configured estimator, function, or (train, test) for a split
+    params: dict | None = None  # keyword arguments of a function operator
+    scorers: dict | None = None  # leaf only
+    train_score: bool = False  # leaf only
+
+
+@dataclass
+class Output:
+    """A node's result with its measured cost; sized as its value alone."""
+
+    value: Any
+    seconds: float
+    nbytes: int
+
+
+@dask_sizeof.register(Output)
+def _sizeof_output(out: Output) -> int:
+    return out.nbytes
+
+
+def _transform(task: Task, fold: Fold) -> Fold:
+    op = task.operator
+    if task.kind == "function":
+        params = task.params or {}
+        return Fold(op(fold.X_train, **params), fold.y_train, op(fold.X_val, **params), fold.y_val)
+    Xt = op.fit_transform(fold.X_train, fold.y_train)
+    return Fold(Xt, fold.y_train, op.transform(fold.X_val), fold.y_val)
+
+
+def _leaf(task: Task, fold: Fold) -> dict[str, Any]:
+    est = task.operator
+    t0 = time.perf_counter()
+    est.fit(fold.X_train, fold.y_train)
+    fit_time = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    test = {name: float(s(est, fold.X_val, fold.y_val)) for name, s in task.scorers.items()}
+    train = None
+    if task.train_score:
+        train = {name: float(s(est, fold.X_train, fold.y_train)) for name, s in task.scorers.items()}
+    return {"test": test, "train": train, "fit_time": fit_time,
+            "score_time": time.perf_counter() - t0}
+
+
+def run(task: Task, parent: Any) -> Output:
+    """Compute one node from its parent's :class:`Output` (or the raw ``(X, y)`` for a split)."""
+    t0 = time.perf_counter()
+    try:
+        if task.kind == "split":
+            X, y = parent
+            train, test = task.operator
+            value: Any = Fold(_safe_indexing(X, train), _safe_indexing(y, train),
+                              _safe_indexing(X, test), _safe_indexing(y, test))
+        elif task.kind == "leaf":
+            value = _leaf(task, parent.value)
+        else:
+            value = _transform(task, parent.value)
+    except Exception as exc:
+        raise NodeFailed(
+            f"stage {task.stage!r} ({task.label}) failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    seconds = time.perf_counter() - t0
+    return Output(value, seconds, sizeof(value) if task.kind != "leaf" else 0)
+
+
+def meta(out: Output) -> tuple[float, int]:
+    """The small part of an Output the client needs (runs next to the data)."""
+    return out.seconds, out.nbytes

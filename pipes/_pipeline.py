@@ -1,0 +1,253 @@
+"""Pipeline declarations and configs.
+
+A pipeline is an ordered list of stages. A stage is ``(name, operator_or_choice[, param_space])``;
+a choice alternative is an operator or an ``(operator, param_space)`` pair. Operators are
+scikit-learn transformers, a final scikit-learn estimator, plain functions ``f(X, **params)``, and
+``None``/``"passthrough"`` (the identity, which adds no node to the DAG).
+
+A *config* is plain data: ``{stage: (operator_label, {param: value})}``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sklearn.base import clone
+
+from . import space as sp
+
+__all__ = ["Alternative", "Config", "Pipeline", "Stage"]
+
+Config = dict[str, tuple[str, dict[str, Any]]]
+
+PASSTHROUGH = "passthrough"
+
+
+def _kind(op: Any) -> str:
+    if op is None or (isinstance(op, str) and op == PASSTHROUGH):
+        return "passthrough"
+    if isinstance(op, type):
+        return "class"
+    if hasattr(op, "fit"):
+        if hasattr(op, "transform") or hasattr(op, "fit_transform"):
+            return "transformer"
+        return "estimator"
+    if callable(op):
+        return "function"
+    return "invalid"
+
+
+def _label_of(op: Any) -> str:
+    kind = _kind(op)
+    if kind == "passthrough":
+        return PASSTHROUGH
+    if kind == "function":
+        return getattr(op, "__name__", type(op).__name__)
+    return type(op).__name__
+
+
+def _split(alt: Any) -> tuple[Any, Any]:
+    """An alternative is ``operator`` or ``(operator, param_space)``."""
+    if isinstance(alt, tuple) and len(alt) == 2 and isinstance(alt[1], Mapping):
+        return alt
+    return alt, {}
+
+
+@dataclass
+class Alternative:
+    """One operator a stage may use, with its fixed settings and searchable parameters."""
+
+    label: str
+    operator: Any
+    kind: str
+    space: dict[str, Any] = field(default_factory=dict)
+
+    def valid_params(self) -> set[str] | None:
+        """Names ``params`` may use; ``None`` when any keyword is accepted."""
+        if self.kind in ("transformer", "estimator"):
+            return set(self.operator.get_params(deep=True))
+        if self.kind == "function":
+            sig = inspect.signature(self.operator)
+            ps = list(sig.parameters.values())
+            if any(p.kind is p.VAR_KEYWORD for p in ps):
+                return None
+            return {p.name for p in ps[1:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        return set()
+
+    def build(self, params: Mapping[str, Any]) -> Any:
+        """The operator configured with ``params`` (a fresh unfitted clone for estimators)."""
+        if self.kind in ("transformer", "estimator"):
+            return clone(self.operator).set_params(**params)
+        return self.operator
+
+
+@dataclass
+class Stage:
+    name: str
+    alternatives: dict[str, Alternative]
+
+    @property
+    def single(self) -> Alternative | None:
+        return next(iter(self.alternatives.values())) if len(self.alternatives) == 1 else None
+
+
+class Pipeline:
+    """An ordered list of stages to search over (see the module docstring for the forms).
+
+    >>> Pipeline([("scale", space.choice({"std": StandardScaler(), "none": None})),
+    ...           ("clf", LogisticRegression(), {"C": space.loguniform(1e-3, 1e2)})])
+    """
+
+    def __init__(self, steps: Sequence[tuple]):
+        if isinstance(steps, str | bytes) or not isinstance(steps, Sequence) or not steps:
+            raise ValueError(
+                "The 'steps' parameter of Pipeline must be a non-empty list of "
+                f"(name, operator[, param_space]) tuples. Got {steps!r} instead."
+            )
+        self.steps = list(steps)
+        self.stages: list[Stage] = []
+        for i, step in enumerate(self.steps):
+            self.stages.append(self._stage(i, step, last=i == len(self.steps) - 1))
+        names = [s.name for s in self.stages]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"Pipeline stage names must be unique. Got {dupes[0]!r} more than once.")
+
+    # -- declaration --------------------------------------------------------------------------
+    def _stage(self, i: int, step: Any, last: bool) -> Stage:
+        if not isinstance(step, tuple) or len(step) not in (2, 3) or not isinstance(step[0], str):
+            raise ValueError(
+                f"Pipeline step {i} must be a (name, operator) or (name, operator, param_space) "
+                f"tuple with a string name. Got {step!r} instead."
+            )
+        name, op = step[0], step[1]
+        if not name or "__" in name:
+            raise ValueError(f"Pipeline stage names must be non-empty and contain no '__'. Got {name!r}.")
+        param_space = step[2] if len(step) == 3 else {}
+        if isinstance(op, sp.Choice):
+            if param_space:
+                raise ValueError(
+                    f"Stage {name!r} is a choice: give each alternative its own param space, as "
+                    "choice({'label': (operator, {param: space})}), not a stage-level one."
+                )
+            options = op.options if op.labelled else {_label_of(_split(o)[0]): o for o in op.options}
+            if not op.labelled and len(options) != len(op.options):
+                raise ValueError(
+                    f"Stage {name!r}: choice alternatives share a class name; use a dict to label them."
+                )
+            alts = {}
+            for label, alt in options.items():
+                alt_op, alt_space = _split(alt)
+                alts[label] = self._alternative(name, label, alt_op, alt_space, last)
+        else:
+            label = _label_of(op)
+            alts = {label: self._alternative(name, label, op, param_space, last)}
+        return Stage(name, alts)
+
+    def _alternative(self, stage: str, label: str, op: Any, space_: Any, last: bool) -> Alternative:
+        kind = _kind(op)
+        where = f"stage {stage!r}" + (f" alternative {label!r}" if label != _label_of(op) else "")
+        if kind == "invalid":
+            raise TypeError(
+                f"The operator of {where} must be a scikit-learn estimator (with fit), a function "
+                f"f(X, **params), None or 'passthrough'. Got {op!r} of type {type(op).__name__}."
+            )
+        if kind == "class":
+            raise TypeError(
+                f"The operator of {where} must be an estimator instance, e.g. {op.__name__}(). "
+                f"Got the class {op.__name__} instead."
+            )
+        if last and kind not in ("estimator", "transformer"):
+            raise TypeError(
+                f"The last stage must be a scikit-learn estimator with fit (it is fitted and "
+                f"scored). {where} is {op!r}."
+            )
+        if not isinstance(space_, Mapping):
+            raise TypeError(f"The param space of {where} must be a dict. Got {space_!r} instead.")
+        alt = Alternative(label, op, kind)
+        valid = alt.valid_params()
+        for param, dim in space_.items():
+            if valid is not None and param not in valid:
+                raise ValueError(
+                    f"Unknown parameter {param!r} for {where} ({_label_of(op)}). "
+                    f"Allowed: {', '.join(sorted(valid)) or 'none'}."
+                )
+            if isinstance(dim, list):
+                raise TypeError(
+                    f"Parameter {param!r} of {where} is a list: write space.choice([...]) to "
+                    "search over values or space.constant([...]) for a fixed list."
+                )
+            alt.space[param] = dim if isinstance(dim, sp.Dimension) else sp.Constant(dim)
+        return alt
+
+    # -- configs ------------------------------------------------------------------------------
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.stages]
+
+    def stage(self, name: str) -> Stage:
+        for s in self.stages:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def resolve(self, config: Mapping[str, Any]) -> list[tuple[Stage, Alternative, dict[str, Any]]]:
+        """Validate ``config`` and return ``(stage, alternative, params)`` for every stage.
+
+        A stage missing from the config is allowed when it has a single operator; it then uses
+        that operator's constant parameters.
+        """
+        if not isinstance(config, Mapping):
+            raise TypeError(f"A config must be a dict {{stage: (label, params)}}. Got {config!r}.")
+        unknown = [k for k in config if k not in self.names]
+        if unknown:
+            raise ValueError(
+                f"Unknown stage {unknown[0]!r} in config. Stages: {', '.join(self.names)}."
+            )
+        out = []
+        for stage in self.stages:
+            if stage.name in config:
+                entry = config[stage.name]
+                ok = isinstance(entry, tuple | list) and len(entry) == 2
+                if not (ok and isinstance(entry[1], Mapping)):
+                    raise ValueError(
+                        f"Config entry for stage {stage.name!r} must be (label, {{param: value}}). "
+                        f"Got {entry!r} instead."
+                    )
+                label, params = entry[0], dict(entry[1])
+            elif stage.single is not None:
+                label, params = stage.single.label, {}
+            else:
+                raise ValueError(
+                    f"Config has no entry for stage {stage.name!r}, which is a choice among "
+                    f"{', '.join(stage.alternatives)}."
+                )
+            alt = stage.alternatives.get(label)
+            if alt is None:
+                raise ValueError(
+                    f"Unknown operator label {label!r} for stage {stage.name!r}. "
+                    f"Allowed: {', '.join(stage.alternatives)}."
+                )
+            valid = alt.valid_params()
+            for p in params:
+                if valid is not None and p not in valid:
+                    raise ValueError(
+                        f"Unknown parameter {p!r} for stage {stage.name!r} ({label}). "
+                        f"Allowed: {', '.join(sorted(valid)) or 'none'}."
+                    )
+            fixed = {p: d.value for p, d in alt.space.items() if isinstance(d, sp.Constant)}
+            out.append((stage, alt, {**fixed, **params}))
+        return out
+
+    def __repr__(self) -> str:
+        parts = []
+        for s in self.stages:
+            alts = []
+            for a in s.alternatives.values():
+                params = ", ".join(f"{k}: {v!r}" for k, v in a.space.items())
+                alts.append(a.label + (f"{{{params}}}" if params else ""))
+            parts.append(f"{s.name}: {' | '.join(alts)}")
+        return "Pipeline(" + "; ".join(parts) + ")"

@@ -1,0 +1,110 @@
+"""What reuse saved: a summary computed from a run's trace (never estimated, always measured).
+
+* ``spent_seconds`` — compute seconds actually spent on workers (recomputations included).
+* ``independent_seconds`` — what evaluating every config on its own would have cost: the sum over
+  configs and folds of the measured costs of every node on the path (TP(P), thesis §4.3).
+* ``merged_seconds`` — every unique node once (TP(P_merged)): the cost with an infinite cache.
+* ``speedup = independent / spent``; ``ideal_speedup = independent / merged``.
+
+Shared time is never double-counted: each computation is one ``compute`` event in the trace.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import defaultdict
+from typing import Any
+
+from dagreuse.cache import Trace
+
+__all__ = ["Profile"]
+
+
+class Profile:
+    """Reuse profile of one or more executions recorded in ``trace``."""
+
+    def __init__(self, trace: Trace):
+        self.trace = trace
+        paths = [(len(e.get("configs") or [0]), e["path"]) for e in trace.requests()]
+        unique = dict.fromkeys(k for _, path in paths for k in path)
+        computes = [e for e in trace.events if e["ev"] == "compute"]
+        self.n_requests = len(paths)
+        self.n_configs_evaluated = sum(n for n, _ in paths)
+        self.independent_seconds = math.fsum(n * sum(trace.seconds(k) for k in p) for n, p in paths)
+        self.merged_seconds = math.fsum(trace.seconds(k) for k in unique)
+        self.spent_seconds = math.fsum(e["seconds"] for e in computes)
+        self.wall_seconds = float(trace.meta.get("wall_seconds", 0.0))
+        self.cache_stats = dict(trace.meta.get("cache_stats") or {})
+        self.n_unique_nodes = len(unique)
+        self.n_computed = len(computes)
+        self.working_set_bytes = sum(
+            trace.nbytes(k) for k in unique if not trace.nodes[k]["leaf"]
+        )
+        rows: dict[str, dict[str, Any]] = defaultdict(
+            lambda: {"nodes": 0, "computed": 0, "hits": 0, "shared": 0, "seconds": 0.0, "bytes": 0}
+        )
+        for k in unique:
+            node = trace.nodes[k]
+            rows[node["stage"]]["nodes"] += 1
+            rows[node["stage"]]["bytes"] += 0 if node["leaf"] else trace.nbytes(k)
+        for e in trace.events:
+            if e["ev"] in ("compute", "hit", "share"):
+                row = rows[trace.nodes[e["key"]]["stage"]]
+                if e["ev"] == "compute":
+                    row["computed"] += 1
+                    row["seconds"] += e["seconds"]
+                else:
+                    row["hits" if e["ev"] == "hit" else "shared"] += 1
+        order = {s: i for i, s in enumerate(trace.meta.get("stages", []))}
+        ranked = sorted(rows.items(), key=lambda sr: order.get(sr[0], len(order)))
+        self.stages = [{"stage": s, **r} for s, r in ranked]
+
+    @property
+    def speedup(self) -> float:
+        return _ratio(self.independent_seconds, self.spent_seconds)
+
+    @property
+    def ideal_speedup(self) -> float:
+        return _ratio(self.independent_seconds, self.merged_seconds)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the trace as JSON; ``dagreuse.cache.Trace.load`` reads it back."""
+        self.trace.save(path)
+
+    def to_dict(self) -> dict[str, Any]:
+        keys = ("n_requests", "n_configs_evaluated", "n_unique_nodes", "n_computed",
+                "independent_seconds", "merged_seconds", "spent_seconds", "wall_seconds",
+                "speedup", "ideal_speedup", "working_set_bytes", "cache_stats", "stages")
+        return {k: getattr(self, k) for k in keys}
+
+    def __str__(self) -> str:
+        head = f"{'stage':<14}{'nodes':>7}{'computed':>10}{'hits':>7}{'shared':>8}{'seconds':>10}{'MB':>10}"
+        lines = ["Reuse profile", head, "-" * len(head)]
+        for r in self.stages:
+            lines.append(
+                f"{r['stage'][:13]:<14}{r['nodes']:>7}{r['computed']:>10}{r['hits']:>7}"
+                f"{r['shared']:>8}{r['seconds']:>10.2f}{r['bytes'] / 1e6:>10.1f}"
+            )
+        c = self.cache_stats
+        cap = c.get("capacity", math.inf)
+        cap_text = "unbounded" if cap == math.inf else f"{cap / 1e6:.1f} MB"
+        lines += [
+            "-" * len(head),
+            f"requests (config x fold): {self.n_requests}   unique nodes: {self.n_unique_nodes}"
+            f"   computed: {self.n_computed}",
+            f"compute seconds: spent {self.spent_seconds:.2f}, independent evaluation would spend "
+            f"{self.independent_seconds:.2f}, every unique node once {self.merged_seconds:.2f}",
+            f"speedup {self.speedup:.2f}x (ideal {self.ideal_speedup:.2f}x)   wall {self.wall_seconds:.2f} s",
+            f"cache {self.trace.meta.get('policy', '?')}: capacity {cap_text}, "
+            f"peak {c.get('peak_bytes', 0) / 1e6:.1f} MB, hits {c.get('hits', 0)}, "
+            f"misses {c.get('misses', 0)}, evictions {c.get('evictions', 0)}",
+        ]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"Profile(speedup={self.speedup:.2f}, ideal_speedup={self.ideal_speedup:.2f})"
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b > 0 else (1.0 if a == 0 else math.inf)

@@ -1,0 +1,341 @@
+"""The Runner: executes merged DAGs on Dask (or in-process, as the reference oracle).
+
+State of one execution, in prose (as dask/local.py does it):
+
+* ``requests`` — (leaf, fold) paths, started in depth-first order of the DAG. A new request is
+  started while fewer than ``max_in_flight`` submitted tasks are *runnable* (their parent is
+  finished) and fewer than ``4 * max_in_flight`` requests are active. Requests that wait behind
+  shared in-flight work cost no compute, so they do not hold back the next ones: otherwise all
+  active requests of a depth-first order would queue behind the same expensive prefix node and
+  the cluster would compute the costliest nodes one at a time. The bound on active requests keeps
+  live intermediate results near the cache capacity instead of growing with the number of
+  candidates. With ``max_in_flight=1`` requests run strictly one after another.
+* ``live`` — nodes submitted and not yet finished, by key. A request that needs one of them
+  *shares* it instead of submitting it again.
+* ``cache`` — finished nodes the policy admitted: values (sync) or futures (Dask). Holding a
+  future keeps its data on a worker; when a node finishes and is not admitted, the Runner drops
+  its future, and Dask frees the data once the tasks already waiting on it are done.
+
+Starting a request walks its path from the leaf upwards to the deepest node that is live
+(share) or cached (hit), then submits the rest top-down with the parent's future as argument,
+so data moves from worker to worker, never through the client. Each finished node is timed and
+sized on the worker and offered to the cache. A node that raises fails every request below it;
+they get the error text, the others go on.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import time
+from typing import Any
+
+from dagreuse.cache import Cache, Policy, Trace, WReciprocal
+
+from . import _ops
+from ._dag import DAG, Request
+
+__all__ = ["Runner"]
+
+_SCHEDULERS = ("distributed", "sync")
+
+
+class Runner:
+    """Execute merged DAGs with a bounded cache of intermediate results.
+
+    Parameters
+    ----------
+    cache:
+        A dagreuse.cache policy carrying its capacity, e.g. ``WReciprocal("512MB")``. Default:
+        WReciprocal with a quarter of the cluster's worker memory.
+    scheduler:
+        ``"distributed"`` (default) or ``"sync"``, the in-process sequential reference oracle.
+    client:
+        An existing ``distributed.Client`` to run on any Dask cluster; the Runner does not
+        close it.
+    n_workers, threads_per_worker, processes:
+        For the local cluster the Runner starts when no client is given. Default: one
+        in-process worker with a thread per core.
+    max_in_flight:
+        Runnable tasks kept submitted (see the module docstring); default: twice the cluster's
+        threads. ``1`` runs requests strictly one after another.
+    """
+
+    def __init__(
+        self,
+        cache: Policy | None = None,
+        *,
+        scheduler: str = "distributed",
+        client: Any = None,
+        n_workers: int | None = None,
+        threads_per_worker: int | None = None,
+        processes: bool = False,
+        max_in_flight: int | None = None,
+    ):
+        if scheduler not in _SCHEDULERS:
+            raise ValueError(
+                f"The 'scheduler' parameter of Runner must be one of {_SCHEDULERS}. "
+                f"Got {scheduler!r} instead."
+            )
+        if cache is not None and not isinstance(cache, Policy):
+            raise TypeError(
+                "The 'cache' parameter of Runner must be a dagreuse.cache policy such as "
+                f"WReciprocal('512MB'), Unbounded() or NoCache(). Got {cache!r} instead."
+            )
+        for name, v in (("n_workers", n_workers), ("threads_per_worker", threads_per_worker),
+                        ("max_in_flight", max_in_flight)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise ValueError(
+                    f"The {name!r} parameter of Runner must be an int >= 1 or None. Got {v!r} instead."
+                )
+        if scheduler == "sync" and client is not None:
+            raise ValueError("The 'client' parameter of Runner cannot be used with scheduler='sync'.")
+        self.scheduler = scheduler
+        self.policy = cache
+        self.n_workers = n_workers
+        self.threads_per_worker = threads_per_worker
+        self.processes = processes
+        self.max_in_flight = max_in_flight
+        self.client = client
+        self._own_cluster = None
+        self._blas_limits = None
+        self._cache: Cache | None = None
+        self._trace: Trace | None = None
+        self._ids = itertools.count()
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def __enter__(self) -> Runner:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def start(self) -> Runner:
+        """Start the local cluster (when needed) and the cache; idempotent."""
+        if self.scheduler == "distributed" and self.client is None:
+            from distributed import Client, LocalCluster
+
+            cores = os.cpu_count() or 1
+            n = self.n_workers or (1 if not self.processes else min(cores, 2))
+            threads = self.threads_per_worker or max(1, cores // n)
+            if not self.processes and threads > 1:
+                # One BLAS thread per Dask thread, as Dask's worker processes get by default:
+                # otherwise every thread's numpy calls compete for the same cores.
+                from threadpoolctl import threadpool_limits
+
+                self._blas_limits = threadpool_limits(1)
+            self._own_cluster = LocalCluster(
+                n_workers=n, threads_per_worker=threads, processes=self.processes,
+                dashboard_address=None, silence_logs=logging.ERROR,
+            )
+            self.client = Client(self._own_cluster, set_as_default=False)
+        if self._cache is None:
+            policy = self.policy or WReciprocal(self._default_capacity())
+            self._cache = Cache(policy, on_evict=self._on_evict)
+        return self
+
+    def close(self) -> None:
+        """Drop cached results and close the cluster this Runner started (not a given client)."""
+        if self._cache is not None:
+            self._cache.clear()
+        if self._own_cluster is not None:
+            self.client.close()
+            self._own_cluster.close()
+            self._own_cluster = None
+            self.client = None
+        if self._blas_limits is not None:
+            self._blas_limits.restore_original_limits()
+            self._blas_limits = None
+
+    @property
+    def cache(self) -> Cache:
+        """The store shared by every execution of this Runner (reuse across runs)."""
+        self.start()
+        return self._cache
+
+    @property
+    def n_threads(self) -> int:
+        if self.client is None:
+            return 1
+        return sum(w["nthreads"] for w in self.client.scheduler_info()["workers"].values()) or 1
+
+    def _default_capacity(self) -> int:
+        if self.client is not None:
+            limits = [w.get("memory_limit") or 0
+                      for w in self.client.scheduler_info()["workers"].values()]
+            if sum(limits):
+                return int(sum(limits) / 4)
+        import psutil
+
+        return int(psutil.virtual_memory().total / 4)
+
+    def _on_evict(self, key: str) -> None:
+        if self._trace is not None:
+            self._trace.mark("evict", key)
+
+    # -- execution ----------------------------------------------------------------------------
+    def execute(self, dag: DAG, trace: Trace | None = None) -> list[dict[str, Any]]:
+        """Run every request of ``dag``; return one result dict per request, in order.
+
+        A result is ``{"test": {...}, "train": {...} | None, "fit_time", "score_time"}`` or
+        ``{"error": text}``. Events are appended to ``trace`` (a new one when omitted).
+        """
+        self.start()
+        self._trace = trace if trace is not None else Trace()
+        self._trace.meta.setdefault("policy", repr(self._cache.policy))
+        self._trace.meta.setdefault("capacity", self._cache.capacity)
+        self._trace.meta.setdefault("scheduler", self.scheduler)
+        self._trace.meta.setdefault("stages", ["split", *dag.stages])
+        for key, node in dag.nodes.items():
+            self._trace.node(key, stage=node.stage, parent=node.parent, leaf=node.leaf)
+        t0 = time.perf_counter()
+        try:
+            run = self._execute_sync if self.scheduler == "sync" else self._execute_dask
+            results = run(dag)
+        finally:
+            self._trace.meta["wall_seconds"] = (
+                self._trace.meta.get("wall_seconds", 0.0) + time.perf_counter() - t0
+            )
+            self._trace.meta["cache_stats"] = self._cache.stats()
+        return results
+
+    def _plan(self, req: int, request: Request, live: dict[str, Any]) -> tuple[int, Any]:
+        """Deepest reusable node of ``request``'s path: ``(index, value)``; ``(-1, None)`` if
+        nothing is reusable. Records hits, shares and the misses of the nodes to compute."""
+        inner = request.path[:-1]
+        for i in range(len(inner) - 1, -1, -1):
+            key = inner[i]
+            if key in live:
+                self._trace.mark("share", key, req)
+                found = (i, live[key])
+                break
+            value = self._cache.get(key)
+            if value is not None:
+                self._trace.mark("hit", key, req)
+                found = (i, value)
+                break
+        else:
+            found = (-1, None)
+        for key in inner[found[0] + 1:]:
+            self._trace.mark("miss", key, req)
+        self._cache.miss(len(inner) - found[0] - 1)
+        return found
+
+    def _begin(self, request: Request) -> int:
+        return self._trace.request(request.path, configs=request.configs, fold=request.fold)
+
+    def _finish(self, key: str, out: Any, held: Any) -> None:
+        """A node finished: record its cost and offer ``held`` (value or future) to the cache."""
+        self._trace.computed(key, out[0], out[1])
+        if not self._trace.nodes[key]["leaf"]:
+            self._cache.offer(key, held, size=out[1], cost=out[0])
+
+    def _execute_sync(self, dag: DAG) -> list[dict[str, Any]]:
+        results = []
+        data = (dag.X, dag.y)
+        for request in dag.requests:
+            req = self._begin(request)
+            start, parent = self._plan(req, request, {})
+            if start < 0:
+                parent = data
+            for key in request.path[start + 1:]:
+                try:
+                    out = _ops.run(dag.nodes[key].task, parent)
+                except _ops.NodeFailed as exc:
+                    self._trace.mark("fail", key, req, error=str(exc))
+                    results.append({"error": str(exc)})
+                    break
+                self._finish(key, (out.seconds, out.nbytes), out)
+                parent = out
+            else:
+                results.append(parent.value)
+        return results
+
+    def _execute_dask(self, dag: DAG) -> list[dict[str, Any]]:
+        from distributed import as_completed
+
+        client = self.client
+        limit = self.max_in_flight or 2 * self.n_threads
+        [data] = client.scatter([(dag.X, dag.y)], hash=False)
+        results: list[dict[str, Any] | None] = [None] * len(dag.requests)
+        live: dict[str, Any] = {}  # key -> future of an inner node not finished yet
+        leaves: dict[int, str] = {}  # request index -> parent key of its unfinished leaf
+        watch: dict[Any, tuple[str, Any, int]] = {}  # meta/leaf future -> (kind, key | i, req)
+        queue = iter(enumerate(dag.requests))
+        ac = as_completed(loop=client.loop)
+        active = 0
+
+        def runnable() -> int:
+            inner = sum(dag.nodes[k].parent not in live for k in live)
+            return inner + sum(p not in live for p in leaves.values())
+
+        def want_more() -> bool:
+            return active < 4 * limit and runnable() < limit
+
+        def submit(key: str, parent: Any) -> Any:
+            node = dag.nodes[key]
+            name = f"{node.stage}-{key[:10]}-{next(self._ids)}"
+            return client.submit(_ops.run, node.task, parent, key=name, pure=False)
+
+        def start_next() -> bool:
+            nonlocal active
+            item = next(queue, None)
+            if item is None:
+                return False
+            i, request = item
+            req = self._begin(request)
+            start, parent = self._plan(req, request, live)
+            if start < 0:
+                parent = data
+            for key in request.path[start + 1:-1]:
+                parent = live[key] = submit(key, parent)
+                m = client.submit(_ops.meta, parent, key=f"meta-{parent.key}", pure=False)
+                watch[m] = ("node", key, req)
+                ac.add(m)
+            leaf = submit(request.leaf, parent)
+            leaves[i] = dag.nodes[request.leaf].parent
+            watch[leaf] = ("leaf", i, req)
+            ac.add(leaf)
+            active += 1
+            return True
+
+        try:
+            while want_more() and start_next():
+                pass
+            for fut in ac:
+                kind, ref, req = watch.pop(fut)
+                if kind == "node":
+                    held = live.pop(ref)
+                    if fut.status == "error":
+                        self._trace.mark("fail", ref, req, error=str(fut.exception()))
+                    else:
+                        self._finish(ref, fut.result(), held)
+                    while want_more() and start_next():
+                        pass
+                    continue
+                request = dag.requests[ref]
+                if fut.status == "error":
+                    error = str(fut.exception())
+                    results[ref] = {"error": error}
+                    if _ops.failed_at(error, dag.nodes[request.leaf].stage):
+                        # an ancestor's failure is recorded when its own meta task fails
+                        self._trace.mark("fail", request.leaf, req, error=error)
+                else:
+                    out = fut.result()
+                    self._finish(request.leaf, (out.seconds, out.nbytes), None)
+                    results[ref] = out.value
+                del leaves[ref]
+                active -= 1
+                while want_more() and start_next():
+                    pass
+        finally:
+            for fut in list(watch):
+                fut.cancel()
+            live.clear()
+        return results
+
+    def __repr__(self) -> str:
+        where = "sync" if self.scheduler == "sync" else (self.client or "local cluster (not started)")
+        return f"Runner(cache={self.policy!r}, {where})"

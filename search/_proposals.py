@@ -1,0 +1,97 @@
+"""Batch proposal strategies: grid, random and gridded random search (DESIGN §5)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from dagreuse.pipes import Config, Pipeline
+
+from ._base import BatchStrategy
+from ._sampling import distinct, enumerate_stage, sample_stage
+
+__all__ = ["GridSearch", "GriddedRandomSearch", "RandomSearch"]
+
+
+def _check_seed(owner: str, seed: Any) -> None:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
+        raise TypeError(f"The 'seed' parameter of {owner} must be an int or None. Got {seed!r} instead.")
+
+
+class GridSearch(BatchStrategy):
+    """Every combination of every stage's values (finite spaces only)."""
+
+    def __init__(self, pipeline: Pipeline):
+        super().__init__(pipeline)
+        self._values = [enumerate_stage(s) for s in pipeline.stages]  # fails early if continuous
+
+    def configs(self) -> list[Config]:
+        names = self.pipeline.names
+        return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*self._values)]
+
+    def __repr__(self) -> str:
+        return f"GridSearch({math.prod(len(v) for v in self._values)} configs)"
+
+
+class RandomSearch(BatchStrategy):
+    """``n`` configs, every stage drawn independently (duplicates possible; they merge)."""
+
+    def __init__(self, pipeline: Pipeline, n: int, seed: int | None = None):
+        super().__init__(pipeline)
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise ValueError(f"The 'n' parameter of RandomSearch must be an int >= 1. Got {n!r} instead.")
+        _check_seed("RandomSearch", seed)
+        self.n, self.seed = int(n), seed
+
+    def configs(self) -> list[Config]:
+        rng = np.random.default_rng(self.seed)
+        return [{s.name: sample_stage(s, rng) for s in self.pipeline.stages} for _ in range(self.n)]
+
+    def __repr__(self) -> str:
+        return f"RandomSearch(n={self.n}, seed={self.seed})"
+
+
+class GriddedRandomSearch(BatchStrategy):
+    """Random search with a branching factor per stage, so candidates share prefixes.
+
+    Stage 1 gets ``branching[0]`` distinct random values; *for each*, stage 2 independently gets
+    ``branching[1]`` distinct random values; and so on. Children of different parents need not
+    share values (unlike grid search), so coverage stays close to random search while the DAG has
+    ``prod(branching)`` leaves and ``sum_i prod_{j<=i} branching[j]`` nodes per fold.
+    """
+
+    def __init__(self, pipeline: Pipeline, branching: Sequence[int], seed: int | None = None):
+        super().__init__(pipeline)
+        n_stages = len(pipeline.stages)
+        ok = isinstance(branching, Sequence) and not isinstance(branching, str)
+        if not ok or len(branching) != n_stages or not all(
+            isinstance(b, int | np.integer) and not isinstance(b, bool) and b >= 1 for b in branching
+        ):
+            raise ValueError(
+                f"The 'branching' parameter of GriddedRandomSearch must be a list of {n_stages} "
+                f"ints >= 1 (one per stage: {', '.join(pipeline.names)}). Got {branching!r} instead."
+            )
+        _check_seed("GriddedRandomSearch", seed)
+        self.branching, self.seed = [int(b) for b in branching], seed
+
+    def configs(self) -> list[Config]:
+        rng = np.random.default_rng(self.seed)
+        stages = self.pipeline.stages
+        out: list[Config] = []
+
+        def grow(i: int, prefix: Config) -> None:
+            if i == len(stages):
+                out.append(prefix)
+                return
+            for value in distinct(stages[i], self.branching[i], rng):
+                grow(i + 1, {**prefix, stages[i].name: value})
+
+        grow(0, {})
+        return out
+
+    def __repr__(self) -> str:
+        return f"GriddedRandomSearch(branching={self.branching}, seed={self.seed})"

@@ -1,0 +1,65 @@
+"""Deterministic content keys: golden values are pinned so a change to keying is deliberate."""
+
+import functools
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.feature_selection import SelectPercentile, chi2
+from sklearn.linear_model import LogisticRegression
+
+from dagreuse.pipes import KeyingError, Pipeline, canonical, data_token, merge, space, token
+
+GOLDEN = {
+    "token": "5d4b037e706d1f556ac8034fe8f5f959",
+    "pca": "9eeda05671689668c6f23fff7d29070b",
+    "data": "28319bc3c1574ad022ef8cd727a2f82e",
+}
+
+
+def test_golden_values_stay_the_same():
+    got = {
+        "token": token("stage", canonical({"ngram_range": (1, 2), "alpha": 1e-4, "k": None})),
+        "pca": token(canonical(PCA(n_components=3, random_state=0))),
+        "data": data_token(np.arange(12.0).reshape(4, 3), np.array([0, 1, 0, 1])),
+    }
+    assert got == GOLDEN
+
+
+def test_equal_but_distinct_objects_key_equal():
+    assert canonical(PCA(2)) == canonical(PCA(2))
+    assert canonical(PCA(2)) != canonical(PCA(3))
+    assert canonical((1, 2)) == canonical(tuple([1, 2]))
+    assert canonical((1, 2)) != canonical([1, 2])  # scikit-learn may treat them differently
+    assert len({token(canonical(v)) for v in (1, 1.0, True)}) == 3
+    assert canonical({"a": 1, "b": 2}) == canonical({"b": 2, "a": 1})
+    assert canonical(np.float64(0.5)) == canonical(0.5)
+    sel = SelectPercentile(chi2, percentile=10)
+    assert canonical(sel) == canonical(SelectPercentile(chi2, percentile=10))
+    assert canonical(functools.partial(chi2)) == canonical(functools.partial(chi2))
+
+
+def test_keys_agree_across_processes():
+    code = ("from sklearn.decomposition import PCA; from dagreuse.pipes import canonical, token;"
+            "print(token(canonical(PCA(n_components=3, random_state=0))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == GOLDEN["pca"]
+
+
+def _pipe(op):
+    return Pipeline([("clf", op)])
+
+
+def test_unkeyable_values_are_errors_naming_stage_and_parameter(data):
+    X, y = data
+    pipe = Pipeline([("f", lambda X, k=1: X), ("clf", LogisticRegression())])
+    with pytest.raises(KeyingError, match=r"operator of stage 'f'.*lambda"):
+        merge(pipe, [{}], X, y, cv=2)
+    pipe = Pipeline([("clf", LogisticRegression(random_state=np.random.RandomState(0)))])
+    with pytest.raises(KeyingError, match=r"stage 'clf'.*random_state.*RandomState"):
+        merge(pipe, [{}], X, y, cv=2)
+    pipe = Pipeline([("clf", LogisticRegression(), {"C": space.choice([object()])})])
+    with pytest.raises(KeyingError, match=r"Parameter 'C' of stage 'clf'"):
+        merge(pipe, [{"clf": ("LogisticRegression", {"C": object()})}], X, y, cv=2)

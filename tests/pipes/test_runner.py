@@ -1,0 +1,207 @@
+"""Runner behaviour, checked by counting real work (DESIGN §6): what ran, how often, with what
+scores — on the sync oracle, an in-process Dask cluster and a multi-process one."""
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from dagreuse.cache import NoCache, Trace, Unbounded, WReciprocal
+from dagreuse.pipes import Pipeline, Profile, Runner, merge, space
+from dagreuse.pipes.testing import read_counts
+from tests.conftest import counted_pipeline, fits
+
+SCALES = ["std", "minmax", "none"]
+
+
+def configs(n_reduce=(3, 5), cs=(0.1, 1.0)):
+    return [{"scale": (s, {}), "reduce": ("Counted", {"estimator__n_components": k}),
+             "clf": ("LogisticRegression", {"C": c})}
+            for s in SCALES for k in n_reduce for c in cs]
+
+
+def execute(runner, dag):
+    trace = Trace()
+    results = runner.execute(dag, trace)
+    return results, Profile(trace)
+
+
+@pytest.fixture(params=["sync", "dask"])
+def make_runner(request, client):
+    def make(cache, **kw):
+        if request.param == "sync":
+            return Runner(cache, scheduler="sync")
+        return Runner(cache, client=client, **kw)
+    return make
+
+
+def test_unbounded_computes_every_unique_node_once(data, log, make_runner):
+    X, y = data
+    dag = merge(counted_pipeline(log), configs(), X, y, cv=3, scoring="accuracy")
+    with make_runner(Unbounded()) as runner:
+        results, profile = execute(runner, dag)
+    counts = read_counts(log)
+    assert all(n == 1 for n in counts.values())  # no (event, node, data) line twice
+    assert fits(counts, "scale") == 2 * 3  # std and minmax, per fold ("none" is no node)
+    assert fits(counts, "reduce") == dag.count("reduce") == 3 * 2 * 3
+    # validation folds are transformed once per node too
+    assert fits(counts, "reduce", "transform") == dag.count("reduce")
+    assert profile.n_computed == len(dag) and profile.cache_stats["evictions"] == 0
+    assert all("test" in r for r in results)
+
+
+def test_nocache_sequential_recomputes_every_path(data, log, make_runner):
+    X, y = data
+    cfgs = configs()
+    dag = merge(counted_pipeline(log), cfgs, X, y, cv=3, scoring="accuracy")
+    with make_runner(NoCache(), max_in_flight=1) as runner:
+        _, profile = execute(runner, dag)
+    counts = read_counts(log)
+    scaled = sum(c["scale"][0] != "none" for c in cfgs)
+    assert fits(counts, "scale") == scaled * 3  # = independent evaluation
+    assert fits(counts, "reduce") == len(cfgs) * 3
+    assert profile.cache_stats["peak_bytes"] == 0
+    assert profile.spent_seconds == pytest.approx(profile.independent_seconds, rel=0.5)
+
+
+def test_small_cache_stays_under_capacity_with_equal_scores(data, log, make_runner):
+    X, y = data
+    dag = merge(counted_pipeline(log), configs((2, 3, 4, 5), (0.1, 1.0, 10.0)), X, y, cv=3,
+                scoring="accuracy")
+    with make_runner(Unbounded()) as runner:
+        full, profile = execute(runner, dag)
+    capacity = profile.working_set_bytes // 3
+    with make_runner(WReciprocal(capacity, seed=0)) as runner:
+        small, small_profile = execute(runner, dag)
+    stats = small_profile.cache_stats
+    assert 0 < stats["peak_bytes"] <= capacity
+    assert stats["evictions"] + stats["rejections"] > 0
+    assert [r["test"] for r in small] == [r["test"] for r in full]
+    assert small_profile.n_computed > profile.n_computed  # some work was redone
+
+
+def test_scores_equal_cross_val_score(data):
+    X, y = data
+    pipe = Pipeline([
+        ("scale", space.choice({"std": StandardScaler(), "none": None})),
+        ("reduce", PCA(random_state=0), {"n_components": space.randint(2, 12)}),
+        ("clf", LogisticRegression(max_iter=500), {"C": space.loguniform(1e-2, 1e2)}),
+    ])
+    cfgs = [{"scale": (s, {}), "reduce": ("PCA", {"n_components": k}),
+             "clf": ("LogisticRegression", {"C": c})}
+            for s in ("std", "none") for k in (3, 7) for c in (0.05, 3.0)]
+    cv = StratifiedKFold(4, shuffle=True, random_state=1)
+    dag = merge(pipe, cfgs, X, y, cv=cv, scoring="accuracy")
+    with Runner(Unbounded(), scheduler="sync") as runner:
+        results = runner.execute(dag)
+    got = {}
+    for req, res in zip(dag.requests, results, strict=True):
+        for i in req.configs:
+            got.setdefault(i, {})[req.fold] = res["test"]["score"]
+    for i, c in enumerate(cfgs):
+        steps = [StandardScaler()] if c["scale"][0] == "std" else []
+        est = make_pipeline(*steps, PCA(c["reduce"][1]["n_components"], random_state=0),
+                            LogisticRegression(max_iter=500, C=c["clf"][1]["C"]))
+        expected = cross_val_score(est, X, y, cv=cv, scoring="accuracy")
+        np.testing.assert_allclose([got[i][f] for f in range(4)], expected, rtol=0, atol=1e-12)
+
+
+def test_dask_and_sync_oracle_agree_exactly(data, client, log):
+    X, y = data
+    dag = merge(counted_pipeline(log), configs(), X, y, cv=3, scoring=["accuracy", "f1_macro"])
+    with Runner(WReciprocal("50kB", seed=0), scheduler="sync") as runner:
+        oracle = runner.execute(dag)
+    with Runner(WReciprocal("50kB", seed=0), client=client) as runner:
+        dask = runner.execute(dag)
+    strip = [{k: v for k, v in r.items() if k not in ("fit_time", "score_time")} for r in oracle]
+    assert strip == [{k: v for k, v in r.items() if k not in ("fit_time", "score_time")}
+                     for r in dask]
+
+
+class Exploding(PCA):
+    """A real PCA that refuses one setting, as a broken operator would."""
+
+    def fit_transform(self, X, y=None):
+        if self.n_components == 4:
+            raise RuntimeError("refusing 4 components")
+        return super().fit_transform(X, y)
+
+
+def test_failing_operator_fails_only_its_candidates(data, make_runner):
+    X, y = data
+    pipe = Pipeline([("reduce", Exploding(), {"n_components": space.randint(2, 8)}),
+                     ("clf", LogisticRegression(max_iter=500), {"C": space.loguniform(0.1, 10)})])
+    cfgs = [{"reduce": ("Exploding", {"n_components": k}), "clf": ("LogisticRegression", {"C": c})}
+            for k in (3, 4, 5) for c in (0.5, 2.0)]
+    dag = merge(pipe, cfgs, X, y, cv=3)
+    with make_runner(Unbounded()) as runner:
+        results, profile = execute(runner, dag)
+    for req, res in zip(dag.requests, results, strict=True):
+        k = cfgs[req.configs[0]]["reduce"][1]["n_components"]
+        if k == 4:
+            assert res["error"].startswith("stage 'reduce' (Exploding) failed: RuntimeError: "
+                                           "refusing 4 components")
+        else:
+            assert 0 <= res["test"]["score"] <= 1
+    assert profile.trace.count("fail") >= 3  # once per fold at least
+
+
+def test_cache_is_reused_across_executions(data, log, make_runner):
+    X, y = data
+    pipe = counted_pipeline(log)
+    with make_runner(Unbounded()) as runner:
+        runner.execute(merge(pipe, configs(cs=(0.1,)), X, y, cv=3))
+        before = fits(read_counts(log), "reduce")
+        _, profile = execute(runner, merge(pipe, configs(cs=(5.0,)), X, y, cv=3))
+    assert fits(read_counts(log), "reduce") == before  # second batch: prefixes all hit
+    assert profile.cache_stats["hits"] > 0
+
+
+@pytest.mark.slow
+def test_multiprocess_cluster_computes_every_unique_node_once(data, log):
+    X, y = data
+    dag = merge(counted_pipeline(log), configs(), X, y, cv=3, scoring="accuracy")
+    with Runner(Unbounded(), n_workers=2, threads_per_worker=1, processes=True) as runner:
+        assert len(runner.client.scheduler_info()["workers"]) == 2
+        results, _ = execute(runner, dag)
+    counts = read_counts(log)
+    assert all(n == 1 for n in counts.values())
+    assert fits(counts, "reduce") == dag.count("reduce")
+    with Runner(Unbounded(), scheduler="sync") as runner:
+        oracle = runner.execute(dag)
+    assert [r["test"] for r in results] == [r["test"] for r in oracle]
+
+
+def test_runner_arguments_are_checked():
+    with pytest.raises(ValueError, match=r"'scheduler' parameter of Runner must be one of"):
+        Runner(scheduler="threads")
+    with pytest.raises(TypeError, match=r"'cache' parameter of Runner must be a dagreuse.cache"):
+        Runner(cache="512MB")
+    with pytest.raises(ValueError, match=r"'max_in_flight' parameter of Runner must be an int >= 1"):
+        Runner(max_in_flight=0)
+
+
+def test_default_cache_is_a_quarter_of_worker_memory(client):
+    with Runner(client=client) as runner:
+        policy = runner.cache.policy
+        limit = sum(w["memory_limit"] for w in client.scheduler_info()["workers"].values())
+    assert isinstance(policy, WReciprocal) and policy.capacity == int(limit / 4)
+
+
+def test_profile_is_consistent(data, log):
+    X, y = data
+    dag = merge(counted_pipeline(log), configs(), X, y, cv=3)
+    with Runner(Unbounded(), scheduler="sync") as runner:
+        _, profile = execute(runner, dag)
+    costs = {k: profile.trace.seconds(k) for k in dag.nodes}
+    assert profile.independent_seconds == pytest.approx(dag.independent_cost(costs))
+    assert profile.merged_seconds == pytest.approx(dag.merged_cost(costs))
+    assert profile.speedup == pytest.approx(profile.ideal_speedup)  # unbounded: nothing redone
+    assert [r["stage"] for r in profile.stages] == ["split", "scale", "reduce", "clf"]
+    text = str(profile)
+    assert "speedup" in text and "reduce" in text and math.isfinite(profile.speedup)
