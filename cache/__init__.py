@@ -2,9 +2,12 @@
 
 Layering: this package imports nothing else of dagreuse (``pipes`` may import it; ``search`` may
 import both). Policies decide who leaves (``_policy``); the store owns the bytes (``_store``);
-traces record what a run did so it can be replayed (``_trace``).
+traces record what a run did (``_trace``) and the simulator replays them under any policy and
+capacity (``_simulate``), including the offline Belady and exact OPT (``_offline``) on real or
+synthetic traces (``_synthetic``).
 """
 
+from ._offline import OPT, Belady
 from ._policy import (
     EPSILON,
     LRU,
@@ -16,13 +19,20 @@ from ._policy import (
     Unbounded,
     WReciprocal,
 )
+from ._simulate import SimResult, simulate
 from ._size import format_bytes, parse_capacity, sizeof
-from ._store import Cache, CacheStats
+from ._store import COSTS, Cache, CacheStats
+from ._synthetic import thesis_tree_a, thesis_tree_b, tree_trace
 from ._trace import Trace
+from ._whatif import POLICIES, default_capacities, make_policy, plot_sweep, sweep
 
 __all__ = [
+    "COSTS",
     "EPSILON",
     "LRU",
+    "OPT",
+    "POLICIES",
+    "Belady",
     "Cache",
     "CacheStats",
     "Entry",
@@ -30,10 +40,19 @@ __all__ = [
     "NoCache",
     "Policy",
     "Reciprocal",
+    "SimResult",
     "Trace",
     "Unbounded",
     "WReciprocal",
+    "default_capacities",
     "format_bytes",
+    "make_policy",
     "parse_capacity",
+    "plot_sweep",
+    "simulate",
     "sizeof",
+    "sweep",
+    "thesis_tree_a",
+    "thesis_tree_b",
+    "tree_trace",
 ]

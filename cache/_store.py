@@ -7,12 +7,16 @@ future keeps the data alive on its worker; dropping it lets Dask free the data).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from ._policy import Entry, Policy, WReciprocal
 
-__all__ = ["Cache", "CacheStats"]
+__all__ = ["COSTS", "Cache", "CacheStats"]
+
+#: What a result's eviction weight counts as its cost (DESIGN §5): its own compute seconds, or
+#: those plus the seconds of its uncached ancestors — what a miss would really cost.
+COSTS = ("own", "recompute")
 
 
 class CacheStats(dict):
@@ -30,7 +34,15 @@ class Cache:
         Called with the key of each evicted entry (the Runner records it in the trace).
     """
 
-    def __init__(self, policy: Policy | None = None, on_evict: Callable[[Hashable], None] | None = None):
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        on_evict: Callable[[Hashable], None] | None = None,
+        cost: str = "own",
+    ):
+        if cost not in COSTS:
+            raise ValueError(f"The 'cost' parameter must be one of {COSTS}. Got {cost!r} instead.")
+        self.cost = cost
         if policy is None:
             policy = WReciprocal("1GB")
         if not isinstance(policy, Policy):
@@ -91,6 +103,21 @@ class Cache:
         self.peak = max(self.peak, self.used)
         self.policy.on_insert(key, new)
         return True
+
+    def offer_computed(
+        self, key: Hashable, value: Any, size: float, seconds: float,
+        ancestors: Iterable[tuple[Hashable, float]] = (),
+    ) -> bool:
+        """Offer a result that just took ``seconds``; ``ancestors`` are ``(key, seconds)`` from
+        its parent upwards. With ``cost="recompute"`` the cost also counts the ancestors that
+        are not cached (up to the first cached one), since a miss would recompute them."""
+        cost = seconds
+        if self.cost == "recompute":
+            for ancestor, s in ancestors:
+                if ancestor in self._entries:
+                    break
+                cost += s
+        return self.offer(key, value, size, cost)
 
     def evict(self, key: Hashable) -> None:
         entry = self._entries.pop(key)

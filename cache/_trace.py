@@ -23,7 +23,13 @@ import os
 from collections.abc import Hashable, Iterator
 from typing import Any
 
-__all__ = ["Trace"]
+__all__ = ["Trace", "running_mean"]
+
+
+def running_mean(mean: float | None, n: int, value: float) -> float:
+    """Mean of n + 1 values from the mean of n; the Runner and the simulator share it so a
+    replay sees bit-identical costs."""
+    return value if n == 0 else (mean * n + value) / (n + 1)
 
 
 class Trace:
@@ -51,7 +57,7 @@ class Trace:
     def computed(self, key: Hashable, seconds: float, nbytes: int) -> None:
         node = self.nodes[key]
         n = node["computed"]
-        node["seconds"] = seconds if n == 0 else (node["seconds"] * n + seconds) / (n + 1)
+        node["seconds"] = running_mean(node["seconds"], n, seconds)
         node["bytes"] = int(nbytes)
         node["computed"] = n + 1
         self.events.append({"ev": "compute", "key": key, "seconds": seconds, "bytes": int(nbytes)})
@@ -73,6 +79,31 @@ class Trace:
 
     def nbytes(self, key: Hashable) -> int:
         return self.nodes[key]["bytes"] or 0
+
+    def ancestors(self, key: Hashable) -> Iterator[tuple[Hashable, float]]:
+        """``(key, mean seconds)`` from the parent of ``key`` up to the first cacheable node."""
+        parent = self.nodes[key]["parent"]
+        while parent is not None:
+            yield parent, self.seconds(parent)
+            parent = self.nodes[parent]["parent"]
+
+    def computations(self) -> dict[Hashable, list[float]]:
+        """Measured seconds of every computation of every node, in the order they happened."""
+        out: dict[Hashable, list[float]] = {}
+        for e in self.events:
+            if e["ev"] == "compute":
+                out.setdefault(e["key"], []).append(e["seconds"])
+        return out
+
+    def independent_seconds(self) -> float:
+        """TP(P): every config of every request paying for its whole path."""
+        return sum(len(e.get("configs") or [0]) * sum(self.seconds(k) for k in e["path"])
+                   for e in self.requests())
+
+    def working_set_bytes(self) -> int:
+        """Bytes of every unique cacheable node the requests need (an infinite cache's peak)."""
+        keys = {k for e in self.requests() for k in e["path"][:-1]}
+        return sum(self.nbytes(k) for k in keys)
 
     # -- persistence --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -242,6 +242,22 @@ class Pipeline:
             out.append((stage, alt, {**fixed, **params}))
         return out
 
+    def build(self, config: Mapping[str, Any]) -> Any:
+        """The scikit-learn ``Pipeline`` of one config (unfitted): to refit the best candidate, or
+        to evaluate it independently. Functions become ``FunctionTransformer``s."""
+        from sklearn.pipeline import Pipeline as SkPipeline
+        from sklearn.preprocessing import FunctionTransformer
+
+        steps = []
+        for stage, alt, params in self.resolve(config):
+            if alt.kind == "passthrough":
+                steps.append((stage.name, "passthrough"))
+            elif alt.kind == "function":
+                steps.append((stage.name, FunctionTransformer(alt.operator, kw_args=params)))
+            else:
+                steps.append((stage.name, alt.build(params)))
+        return SkPipeline(steps)
+
     def __repr__(self) -> str:
         parts = []
         for s in self.stages:

@@ -16,7 +16,7 @@ import os
 from collections import defaultdict
 from typing import Any
 
-from dagreuse.cache import Trace
+from dagreuse.cache import POLICIES, Trace, plot_sweep, sweep
 
 __all__ = ["Profile"]
 
@@ -31,16 +31,14 @@ class Profile:
         computes = [e for e in trace.events if e["ev"] == "compute"]
         self.n_requests = len(paths)
         self.n_configs_evaluated = sum(n for n, _ in paths)
-        self.independent_seconds = math.fsum(n * sum(trace.seconds(k) for k in p) for n, p in paths)
+        self.independent_seconds = trace.independent_seconds()
         self.merged_seconds = math.fsum(trace.seconds(k) for k in unique)
         self.spent_seconds = math.fsum(e["seconds"] for e in computes)
         self.wall_seconds = float(trace.meta.get("wall_seconds", 0.0))
         self.cache_stats = dict(trace.meta.get("cache_stats") or {})
         self.n_unique_nodes = len(unique)
         self.n_computed = len(computes)
-        self.working_set_bytes = sum(
-            trace.nbytes(k) for k in unique if not trace.nodes[k]["leaf"]
-        )
+        self.working_set_bytes = trace.working_set_bytes()
         rows: dict[str, dict[str, Any]] = defaultdict(
             lambda: {"nodes": 0, "computed": 0, "hits": 0, "shared": 0, "seconds": 0.0, "bytes": 0}
         )
@@ -67,6 +65,26 @@ class Profile:
     @property
     def ideal_speedup(self) -> float:
         return _ratio(self.independent_seconds, self.merged_seconds)
+
+    @property
+    def actual(self) -> tuple[str, float] | None:
+        """(policy name, capacity) of the cache this run used, as ``sweep`` names them."""
+        policy = str(self.trace.meta.get("policy", ""))
+        name = policy.split("(")[0].lower().replace("greedydualsize", "gds")
+        cap = self.cache_stats.get("capacity")
+        return (name, cap) if name in POLICIES and cap is not None and math.isfinite(cap) else None
+
+    def what_if(self, policies=("lru", "reciprocal", "wreciprocal", "gds"), capacities=None,
+                cost: str | None = None) -> list[dict[str, Any]]:
+        """Replay this run's trace under other policies and capacities (``cache.sweep``)."""
+        seed = self.trace.meta.get("seed")
+        return sweep(self.trace, policies, capacities, seed=0 if seed is None else seed,
+                     cost=cost or self.trace.meta.get("cost", "own"))
+
+    def plot(self, path: str | os.PathLike | None = None, **what_if: Any) -> Any:
+        """Speedup against cache size per policy, this run's configuration marked."""
+        rows = self.what_if(**what_if)
+        return plot_sweep(rows, path, actual=self.actual)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the trace as JSON; ``dagreuse.cache.Trace.load`` reads it back."""

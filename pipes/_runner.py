@@ -4,12 +4,12 @@ State of one execution, in prose (as dask/local.py does it):
 
 * ``requests`` — (leaf, fold) paths, started in depth-first order of the DAG. A new request is
   started while fewer than ``max_in_flight`` submitted tasks are *runnable* (their parent is
-  finished) and fewer than ``4 * max_in_flight`` requests are active. Requests that wait behind
-  shared in-flight work cost no compute, so they do not hold back the next ones: otherwise all
-  active requests of a depth-first order would queue behind the same expensive prefix node and
-  the cluster would compute the costliest nodes one at a time. The bound on active requests keeps
-  live intermediate results near the cache capacity instead of growing with the number of
-  candidates. With ``max_in_flight=1`` requests run strictly one after another.
+  finished) and fewer than ``4 * max_in_flight`` inner nodes are live. Requests that wait behind
+  shared in-flight work cost no compute and hold no intermediate data, so they do not hold back
+  the next ones: otherwise all active requests of a depth-first order would queue behind the same
+  expensive prefix node and the cluster would compute the costliest nodes one at a time. The bound
+  on live inner nodes keeps intermediate results near the cache capacity instead of growing with
+  the number of candidates. With ``max_in_flight=1`` requests run strictly one after another.
 * ``live`` — nodes submitted and not yet finished, by key. A request that needs one of them
   *shares* it instead of submitting it again.
 * ``cache`` — finished nodes the policy admitted: values (sync) or futures (Dask). Holding a
@@ -31,7 +31,7 @@ import os
 import time
 from typing import Any
 
-from dagreuse.cache import Cache, Policy, Trace, WReciprocal
+from dagreuse.cache import COSTS, Cache, Policy, Trace, WReciprocal
 
 from . import _ops
 from ._dag import DAG, Request
@@ -57,6 +57,9 @@ class Runner:
     n_workers, threads_per_worker, processes:
         For the local cluster the Runner starts when no client is given. Default: one
         in-process worker with a thread per core.
+    cost:
+        What the policy weighs as a result's cost: ``"own"`` compute seconds, or
+        ``"recompute"`` — own plus those of its uncached ancestors (DESIGN §5).
     max_in_flight:
         Runnable tasks kept submitted (see the module docstring); default: twice the cluster's
         threads. ``1`` runs requests strictly one after another.
@@ -72,6 +75,7 @@ class Runner:
         threads_per_worker: int | None = None,
         processes: bool = False,
         max_in_flight: int | None = None,
+        cost: str = "own",
     ):
         if scheduler not in _SCHEDULERS:
             raise ValueError(
@@ -89,6 +93,15 @@ class Runner:
                 raise ValueError(
                     f"The {name!r} parameter of Runner must be an int >= 1 or None. Got {v!r} instead."
                 )
+        if getattr(cache, "offline", False):
+            raise TypeError(
+                f"The 'cache' parameter of Runner cannot be {type(cache).__name__}: it needs the "
+                "future and exists only in simulation (dagreuse.cache.simulate)."
+            )
+        if cost not in COSTS:
+            raise ValueError(
+                f"The 'cost' parameter of Runner must be one of {COSTS}. Got {cost!r} instead."
+            )
         if scheduler == "sync" and client is not None:
             raise ValueError("The 'client' parameter of Runner cannot be used with scheduler='sync'.")
         self.scheduler = scheduler
@@ -97,6 +110,7 @@ class Runner:
         self.threads_per_worker = threads_per_worker
         self.processes = processes
         self.max_in_flight = max_in_flight
+        self.cost = cost
         self.client = client
         self._own_cluster = None
         self._blas_limits = None
@@ -133,7 +147,7 @@ class Runner:
             self.client = Client(self._own_cluster, set_as_default=False)
         if self._cache is None:
             policy = self.policy or WReciprocal(self._default_capacity())
-            self._cache = Cache(policy, on_evict=self._on_evict)
+            self._cache = Cache(policy, on_evict=self._on_evict, cost=self.cost)
         return self
 
     def close(self) -> None:
@@ -186,6 +200,8 @@ class Runner:
         self._trace = trace if trace is not None else Trace()
         self._trace.meta.setdefault("policy", repr(self._cache.policy))
         self._trace.meta.setdefault("capacity", self._cache.capacity)
+        self._trace.meta.setdefault("cost", self.cost)
+        self._trace.meta.setdefault("seed", getattr(self._cache.policy, "seed", None))
         self._trace.meta.setdefault("scheduler", self.scheduler)
         self._trace.meta.setdefault("stages", ["split", *dag.stages])
         for key, node in dag.nodes.items():
@@ -230,7 +246,7 @@ class Runner:
         """A node finished: record its cost and offer ``held`` (value or future) to the cache."""
         self._trace.computed(key, out[0], out[1])
         if not self._trace.nodes[key]["leaf"]:
-            self._cache.offer(key, held, size=out[1], cost=out[0])
+            self._cache.offer_computed(key, held, out[1], out[0], self._trace.ancestors(key))
 
     def _execute_sync(self, dag: DAG) -> list[dict[str, Any]]:
         results = []
@@ -264,7 +280,8 @@ class Runner:
         leaves: dict[int, str] = {}  # request index -> parent key of its unfinished leaf
         watch: dict[Any, tuple[str, Any, int]] = {}  # meta/leaf future -> (kind, key | i, req)
         queue = iter(enumerate(dag.requests))
-        ac = as_completed(loop=client.loop)
+        # results are gathered in the event loop, not one blocking round trip each
+        ac = as_completed(loop=client.loop, with_results=True, raise_errors=False)
         active = 0
 
         def runnable() -> int:
@@ -272,7 +289,7 @@ class Runner:
             return inner + sum(p not in live for p in leaves.values())
 
         def want_more() -> bool:
-            return active < 4 * limit and runnable() < limit
+            return len(live) < 4 * limit and runnable() < limit
 
         def submit(key: str, parent: Any) -> Any:
             node = dag.nodes[key]
@@ -301,33 +318,36 @@ class Runner:
             active += 1
             return True
 
+        def handle(fut: Any, value: Any) -> None:
+            nonlocal active
+            kind, ref, req = watch.pop(fut)
+            failed = fut.status == "error"
+            error = str(fut.exception()) if failed else None
+            if kind == "node":
+                held = live.pop(ref)
+                if failed:
+                    self._trace.mark("fail", ref, req, error=error)
+                else:
+                    self._finish(ref, value, held)
+                return
+            request = dag.requests[ref]
+            if failed:
+                results[ref] = {"error": error}
+                if _ops.failed_at(error, dag.nodes[request.leaf].stage):
+                    # an ancestor's failure is recorded when its own meta task fails
+                    self._trace.mark("fail", request.leaf, req, error=error)
+            else:
+                self._finish(request.leaf, (value.seconds, value.nbytes), None)
+                results[ref] = value.value
+            del leaves[ref]
+            active -= 1
+
         try:
             while want_more() and start_next():
                 pass
-            for fut in ac:
-                kind, ref, req = watch.pop(fut)
-                if kind == "node":
-                    held = live.pop(ref)
-                    if fut.status == "error":
-                        self._trace.mark("fail", ref, req, error=str(fut.exception()))
-                    else:
-                        self._finish(ref, fut.result(), held)
-                    while want_more() and start_next():
-                        pass
-                    continue
-                request = dag.requests[ref]
-                if fut.status == "error":
-                    error = str(fut.exception())
-                    results[ref] = {"error": error}
-                    if _ops.failed_at(error, dag.nodes[request.leaf].stage):
-                        # an ancestor's failure is recorded when its own meta task fails
-                        self._trace.mark("fail", request.leaf, req, error=error)
-                else:
-                    out = fut.result()
-                    self._finish(request.leaf, (out.seconds, out.nbytes), None)
-                    results[ref] = out.value
-                del leaves[ref]
-                active -= 1
+            for batch in ac.batches():
+                for fut, value in batch:
+                    handle(fut, value)
                 while want_more() and start_next():
                     pass
         finally:

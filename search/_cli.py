@@ -1,9 +1,14 @@
-"""The ``dagreuse`` command: ``dagreuse demo`` runs the main job on a local Dask cluster."""
+"""The ``dagreuse`` command.
+
+``dagreuse demo`` runs the main job on a local Dask cluster; ``dagreuse profile TRACE.json``
+replays a saved trace under other policies and capacities and plots speedup against cache size.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import pathlib
 import sys
 import time
 from collections.abc import Sequence
@@ -40,6 +45,68 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _profile(args: argparse.Namespace) -> int:
+    from dagreuse.cache import Trace, default_capacities, format_bytes, parse_capacity, sweep
+    from dagreuse.pipes import Profile
+
+    profile = Profile(Trace.load(args.trace))
+    trace = profile.trace
+    policies = [p.strip().lower() for p in args.policies.split(",") if p.strip()]
+    if args.capacities:
+        capacities = [parse_capacity(c, owner="dagreuse profile", name="--capacities")
+                      for c in args.capacities.replace(",", " ").split()]
+    else:
+        capacities = default_capacities(trace)
+    n_requests = profile.n_requests
+    if "opt" in policies and n_requests > args.opt_max_requests:
+        print(f"note: OPT skipped ({n_requests} requests > --opt-max-requests "
+              f"{args.opt_max_requests}); Belady, a heuristic bound, is shown instead\n")
+        policies = [p if p != "opt" else "belady" for p in policies]
+    rows = sweep(trace, policies, capacities, seed=trace.meta.get("seed") or 0,
+                 cost=args.cost or trace.meta.get("cost", "own"))
+    actual = profile.actual
+    print(f"trace {args.trace}: {n_requests} requests, {profile.n_unique_nodes} unique nodes, "
+          f"working set {profile.working_set_bytes / 1e6:.1f} MB")
+    print(f"independent evaluation: {profile.independent_seconds:.2f} s of compute; "
+          f"every unique node once: {profile.merged_seconds:.2f} s "
+          f"(ideal speedup {profile.ideal_speedup:.2f}x)")
+    print(f"this run: {trace.meta.get('policy', '?')} spent {profile.spent_seconds:.2f} s "
+          f"(speedup {profile.speedup:.2f}x)\n")
+    print("simulated compute seconds (speedup over independent evaluation); * = this run's cache")
+    head = f"{'capacity':>12}" + "".join(f"{p.upper():>20}" for p in policies)
+    print(head)
+    print("-" * len(head))
+    for cap in capacities:
+        cells = []
+        for p in policies:
+            r = next(r for r in rows if r["policy"] == p and r["capacity"] == cap)
+            mark = "*" if actual == (p, cap) else " "
+            cells.append(f"{r['seconds']:>10.2f} s ({r['speedup']:>5.2f}x){mark}")
+        print(f"{format_bytes(cap) if cap < 10**6 else f'{cap / 1e6:.1f}MB':>12}" + "".join(cells))
+    if args.plot or args.html:
+        from dagreuse.cache import plot_sweep
+
+        png = args.plot or (str(args.html) + ".png")
+        plot_sweep(rows, png, actual=actual,
+                   title=f"Speedup over independent evaluation ({n_requests} requests)")
+        print(f"\nplot written to {png}")
+        if args.html:
+            import base64
+            import html
+
+            table = "\n".join(
+                f"<tr><td>{r['policy'].upper()}</td><td>{r['capacity'] / 1e6:.2f}</td>"
+                f"<td>{r['seconds']:.2f}</td><td>{r['speedup']:.2f}</td></tr>" for r in rows)
+            img = base64.b64encode(pathlib.Path(png).read_bytes()).decode()
+            with open(args.html, "w") as f:
+                f.write(f"<!doctype html><meta charset=utf-8><title>dagreuse profile</title>"
+                        f"<h1>{html.escape(str(args.trace))}</h1><img src='data:image/png;base64,{img}'>"
+                        f"<table border=1><tr><th>policy</th><th>capacity (MB)</th>"
+                        f"<th>compute s</th><th>speedup</th></tr>{table}</table>")
+            print(f"html written to {args.html}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dagreuse", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -53,7 +120,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help="worker processes instead of an in-process worker")
     demo.add_argument("--cache", default="256MB", help="WReciprocal capacity (default 256MB)")
     demo.add_argument("--trace", default="demo.trace.json", help="where to save the trace")
+    prof = sub.add_parser("profile", help="replay a saved trace under other policies and capacities")
+    prof.add_argument("trace", help="a trace saved by result.profile.save() or `dagreuse demo`")
+    prof.add_argument("--policies", default="lru,reciprocal,wreciprocal,gds",
+                      help="comma-separated: lru, reciprocal, wreciprocal, gds, belady, opt")
+    prof.add_argument("--capacities", default=None,
+                      help="e.g. '16MB,64MB,256MB' (default: 1/64 .. 1 of the working set)")
+    prof.add_argument("--cost", choices=["own", "recompute"], default=None,
+                      help="cost the policies weigh (default: what the run used)")
+    prof.add_argument("--opt-max-requests", type=int, default=300,
+                      help="solve exact OPT only up to this many requests (default 300)")
+    prof.add_argument("--plot", default=None, help="write speedup vs cache size as PNG")
+    prof.add_argument("--html", default=None, help="write the table and plot as HTML")
     args = parser.parse_args(argv)
+    if args.command == "profile":
+        return _profile(args)
     if args.command == "demo":
         if args.branching is None:
             from ._demo import DEMO_BRANCHING

@@ -1,0 +1,65 @@
+"""Workloads shared by the bench scripts: the demo search and a front-loaded text pipeline.
+
+The text corpus is built offline from the docstrings of installed packages (parsed with ``ast``,
+nothing imported), labelled by package: real, varied English/technical prose, no download.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import pathlib
+
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_selection import SelectPercentile, chi2
+from sklearn.linear_model import SGDClassifier
+from sklearn.naive_bayes import ComplementNB
+
+from dagreuse.pipes import Pipeline, space
+
+__all__ = ["TEXT_BRANCHING", "text_corpus", "text_pipeline"]
+
+PACKAGES = ("sklearn", "scipy", "numpy", "distributed", "asyncio")
+#: 2 vectorizers x 5 selections x 10 classifiers = 100 candidates (thesis §4.5.1 uses 100).
+TEXT_BRANCHING = [2, 5, 10]
+
+
+def text_corpus(per_package: int = 800, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    docs, labels = [], []
+    for label, name in enumerate(PACKAGES):
+        root = pathlib.Path(importlib.util.find_spec(name).origin).parent
+        found = []
+        for path in sorted(root.rglob("*.py")):
+            if "tests" in path.parts:
+                continue
+            try:
+                tree = ast.parse(path.read_text(encoding="utf-8", errors="ignore"))
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef):
+                    doc = ast.get_docstring(node)
+                    if doc and len(doc) > 80:
+                        found.append(doc)
+        rng = np.random.default_rng(seed + label)
+        for i in rng.permutation(len(found))[:per_package]:
+            docs.append(found[i])
+            labels.append(label)
+    return docs, np.array(labels)
+
+
+def text_pipeline() -> Pipeline:
+    """TfidfVectorizer -> SelectPercentile(chi2) -> SGDClassifier | ComplementNB: front-loaded."""
+    return Pipeline([
+        ("vec", TfidfVectorizer(sublinear_tf=True), {
+            "ngram_range": space.choice([(1, 1), (1, 2)]),
+            "min_df": space.choice([1, 2]),
+        }),
+        ("select", SelectPercentile(chi2), {"percentile": space.randint(5, 60)}),
+        ("clf", space.choice({
+            "sgd": (SGDClassifier(random_state=0, max_iter=20, tol=None),
+                    {"alpha": space.loguniform(1e-6, 1e-3)}),
+            "nb": (ComplementNB(), {"alpha": space.loguniform(1e-3, 1.0)}),
+        })),
+    ])

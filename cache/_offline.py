@@ -1,0 +1,155 @@
+"""Offline policies, which need the future and so exist only in simulation.
+
+* :class:`Belady` evicts the entry whose next use is farthest away. It is optimal for classic
+  paging (one cacheable node per request, unit sizes and costs); with paths of several nodes or
+  weighted entries it is a heuristic (a miss then costs the uncached ancestors too), and is
+  reported as such.
+* :class:`OPT` is the exact optimum, by integer programming (``scipy.optimize.milp``), for small
+  traces. The cache may change only between requests, which loses nothing: within a request the
+  nodes already walked past are not needed again by it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+from collections.abc import Hashable
+
+import numpy as np
+
+from ._policy import Policy
+
+__all__ = ["OPT", "Belady"]
+
+
+class Belady(Policy):
+    """Evict the entry (or refuse the candidate) whose next use is farthest in the future.
+
+    Ties go to the shallower node (a deeper one also spares its ancestors' recomputation).
+    """
+
+    offline = True
+
+    def reset(self) -> None:
+        super().reset()
+        self._uses: dict[Hashable, list[int]] = {}
+        self._depth: dict[Hashable, int] = {}
+        self._now = 0
+
+    def prepare(self, trace, paths) -> None:
+        for t, path in enumerate(paths):
+            for depth, key in enumerate(path):
+                self._uses.setdefault(key, []).append(t)
+                self._depth[key] = depth
+
+    def advance(self, t: int) -> None:
+        self._now = t
+
+    def _next_use(self, key: Hashable) -> float:
+        uses = self._uses.get(key, [])
+        i = bisect.bisect_right(uses, self._now)
+        return uses[i] if i < len(uses) else math.inf
+
+    def victim(self, entries, new_key, new):
+        candidates = [*entries, new_key]
+        return max(candidates, key=lambda k: (self._next_use(k), -self._depth.get(k, 0)))
+
+
+class OPT(Policy):
+    """The optimal offline cache for a trace: minimum compute seconds, by integer programming.
+
+    Variables: ``x[k, t]`` — node k is cached when request t starts; ``c[k, t]`` — request t
+    computes node k (only for k on its path). Constraints: capacity at every t; a node enters the
+    cache only right after it was computed; a computed node's parent is cached or computed; the
+    leaf is always computed. Objective: the sum of ``seconds(k) * c[k, t]``. Practical for tens of
+    requests over tens of nodes (``time_limit`` seconds; ``exact`` says whether it proved the
+    optimum).
+    """
+
+    offline = True
+
+    def __init__(self, capacity, *, time_limit: float = 60.0):
+        super().__init__(capacity)
+        self.time_limit = time_limit
+
+    def victim(self, entries, new_key, new):  # pragma: no cover - solved, not replayed
+        raise TypeError("OPT is solved as a whole by simulate(); it makes no online decisions.")
+
+    def solve(self, trace, paths):
+        from scipy import sparse
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
+        from ._simulate import SimResult
+
+        cacheable = sorted({k for p in paths for k in p[:-1]})
+        T = len(paths)
+        index: dict[tuple[str, Hashable, int], int] = {}
+
+        def var(kind, k, t):
+            return index.setdefault((kind, k, t), len(index))
+
+        for t, path in enumerate(paths):
+            for k in path:
+                var("c", k, t)
+        for t in range(1, T):
+            for k in cacheable:
+                var("x", k, t)
+        n = len(index)
+        cost = np.zeros(n)
+        for (kind, k, _), i in index.items():
+            if kind == "c":
+                cost[i] = max(trace.seconds(k), 0.0)
+        rows, lo, hi = [], [], []
+
+        def add(coefs, low, high):
+            rows.append(coefs)
+            lo.append(low)
+            hi.append(high)
+
+        sizes = {k: trace.nbytes(k) for k in cacheable}
+        for t in range(1, T):  # capacity
+            if math.isfinite(self.capacity):
+                add({index[("x", k, t)]: sizes[k] for k in cacheable}, -np.inf, self.capacity)
+            for k in cacheable:  # x[k,t] <= x[k,t-1] + c[k,t-1]
+                coefs = {index[("x", k, t)]: 1.0}
+                if ("x", k, t - 1) in index:
+                    coefs[index[("x", k, t - 1)]] = -1.0
+                if ("c", k, t - 1) in index:
+                    coefs[index[("c", k, t - 1)]] = -1.0
+                add(coefs, -np.inf, 0.0)
+        for t, path in enumerate(paths):
+            add({index[("c", path[-1], t)]: 1.0}, 1.0, 1.0)  # the leaf is computed
+            for parent, child in itertools.pairwise(path):  # needed parent available
+                coefs = {index[("c", child, t)]: -1.0, index[("c", parent, t)]: 1.0}
+                if ("x", parent, t) in index:
+                    coefs[index[("x", parent, t)]] = 1.0
+                add(coefs, 0.0, np.inf)
+        r_idx = [r for r, coefs in enumerate(rows) for _ in coefs]
+        c_idx = [i for coefs in rows for i in coefs]
+        vals = [v for coefs in rows for v in coefs.values()]
+        A = sparse.csr_array((vals, (r_idx, c_idx)), shape=(len(rows), n))
+        res = milp(cost, constraints=LinearConstraint(A, lo, hi), integrality=np.ones(n),
+                   bounds=Bounds(0, 1), options={"time_limit": self.time_limit})
+        if res.x is None:
+            raise RuntimeError(f"OPT: the integer program found no solution ({res.message}).")
+        x = np.round(res.x).astype(int)
+        self.exact = bool(res.status == 0)
+        hits = misses = evictions = peak = 0
+        computed: dict[Hashable, int] = {}
+        for t, path in enumerate(paths):
+            inner = path[:-1]
+            cached = [k for k in inner if t > 0 and x[index[("x", k, t)]]]
+            hits += bool(cached)
+            for k in path:
+                if x[index[("c", k, t)]]:
+                    computed[k] = computed.get(k, 0) + 1
+                    misses += k in inner
+            if t > 0:
+                peak = max(peak, sum(sizes[k] for k in cacheable if x[index[("x", k, t)]]))
+                if t > 1:
+                    evictions += sum(1 for k in cacheable
+                                     if x[index[("x", k, t - 1)]] and not x[index[("x", k, t)]])
+        seconds = sum(trace.seconds(k) * c for k, c in computed.items())
+        return SimResult(repr(self), self.capacity, "opt", seconds, hits, misses, evictions, peak,
+                         trace.independent_seconds(), computed)

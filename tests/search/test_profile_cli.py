@@ -1,0 +1,57 @@
+"""`dagreuse profile TRACE.json`: what-if table in seconds, the run's cache marked, a readable plot."""
+
+import pytest
+
+from dagreuse.cache import Trace, WReciprocal
+from dagreuse.pipes import Profile, Runner
+from dagreuse.search import GriddedRandomSearch, run
+from dagreuse.search._cli import main
+from tests.conftest import counted_pipeline
+
+
+@pytest.fixture(scope="module")
+def saved_trace(tmp_path_factory, data):
+    X, y = data
+    log = str(tmp_path_factory.mktemp("log") / "c.log")
+    with Runner(WReciprocal("40kB", seed=0), scheduler="sync") as runner:
+        result = run(GriddedRandomSearch(counted_pipeline(log), [3, 3, 2], seed=0), X, y, cv=3,
+                     runner=runner)
+    path = tmp_path_factory.mktemp("trace") / "run.trace.json"
+    result.profile.save(path)
+    return path, result
+
+
+def test_profile_prints_seconds_and_marks_the_run(saved_trace, capsys):
+    path, result = saved_trace
+    assert main(["profile", str(path), "--policies", "lru,wreciprocal,opt",
+                 "--capacities", "10kB,40kB,1MB"]) == 0
+    out = capsys.readouterr().out
+    assert "simulated compute seconds" in out and " s (" in out
+    lines = [line for line in out.splitlines() if line.strip().startswith("40kB")]
+    assert len(lines) == 1 and lines[0].count("*") == 1  # WReciprocal 40kB is this run
+    assert f"speedup {result.profile.speedup:.2f}x" in out
+
+
+def test_profile_writes_plot_and_html(saved_trace, tmp_path, capsys):
+    path, _ = saved_trace
+    png, page = tmp_path / "p.png", tmp_path / "p.html"
+    assert main(["profile", str(path), "--plot", str(png), "--html", str(page)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert "<table" in page.read_text() and "data:image/png;base64," in page.read_text()
+
+
+def test_profile_what_if_and_plot_from_python(saved_trace, tmp_path):
+    _, result = saved_trace
+    profile = Profile(Trace.from_dict(result.profile.trace.to_dict()))
+    rows = profile.what_if(policies=["lru", "wreciprocal"], capacities=[40_000])
+    live = next(r for r in rows if r["policy"] == "wreciprocal")
+    assert live["hits"] == result.profile.cache_stats["hits"]  # the replay is the run
+    ax = profile.plot(tmp_path / "x.png", policies=["lru", "wreciprocal"])
+    assert ax.get_xlabel() == "cache capacity (MB)" and "speedup" in ax.get_ylabel()
+    assert {t.get_text() for t in ax.get_legend().get_texts()} >= {"LRU", "WRECIPROCAL"}
+
+
+def test_profile_rejects_bad_capacities(saved_trace):
+    path, _ = saved_trace
+    with pytest.raises(ValueError, match=r"'--capacities' parameter of dagreuse profile"):
+        main(["profile", str(path), "--capacities", "lots"])
