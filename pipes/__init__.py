@@ -7,12 +7,13 @@ DAG, :class:`Runner` to execute it on Dask (or in-process as the reference oracl
 """
 
 from . import space
-from ._dag import DAG, Node, Request, merge
+from ._dag import DAG, Node, Request, Step, assemble, merge
 from ._evaluation import check_data, resolve_cv, resolve_scoring
 from ._keys import KeyingError, canonical, data_token, token
 from ._pipeline import Config, Pipeline
 from ._profile import Profile
 from ._runner import Runner
+from ._sklearn import merge_estimators, sklearn_steps
 
 __all__ = [
     "DAG",
@@ -23,12 +24,16 @@ __all__ = [
     "Profile",
     "Request",
     "Runner",
+    "Step",
+    "assemble",
     "canonical",
     "check_data",
     "data_token",
     "merge",
+    "merge_estimators",
     "resolve_cv",
     "resolve_scoring",
+    "sklearn_steps",
     "space",
     "token",
 ]

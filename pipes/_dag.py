@@ -22,11 +22,11 @@ from typing import Any
 from sklearn.base import is_classifier
 
 from ._evaluation import check_data, resolve_cv, resolve_scoring
-from ._keys import canonical, data_token, token
+from ._keys import KeyingError, canonical, data_token, token
 from ._ops import Task
 from ._pipeline import Config, Pipeline
 
-__all__ = ["DAG", "Node", "Request", "merge"]
+__all__ = ["DAG", "Node", "Request", "Step", "assemble", "merge"]
 
 
 @dataclass
@@ -94,6 +94,19 @@ def _costs(dag: DAG, cost: Any) -> dict[str, float]:
     return {k: float(cost(n)) for k, n in dag.nodes.items()}
 
 
+@dataclass
+class Step:
+    """One stage of one candidate, ready to key and run: the common form into which native
+    configs (:func:`merge`) and scikit-learn estimators (:func:`merge_estimators`) are turned."""
+
+    stage: str
+    kind: str  # "transformer" | "function" | "estimator" | "passthrough"
+    label: str
+    operator: Any  # configured (unfitted) estimator, or the function
+    params: dict | None  # keyword arguments of a function operator
+    desc: Any  # canonical identity + parameters (the key material)
+
+
 def merge(
     pipeline: Pipeline,
     configs: Sequence[Config],
@@ -116,18 +129,33 @@ def merge(
     if not configs:
         raise ValueError("The 'configs' parameter must hold at least one config. Got none.")
     check_data(X, y)
-    resolved = [pipeline.resolve(c) for c in configs]
+    candidates = [[_step(stage.name, alt, params) for stage, alt, params in pipeline.resolve(c)]
+                  for c in configs]
     final = next(iter(pipeline.stages[-1].alternatives.values())).operator
+    return assemble(candidates, configs, X, y, cv, scoring, final, pipeline.names,
+                    groups=groups, return_train_score=return_train_score)
+
+
+def assemble(
+    candidates: Sequence[Sequence[Step]],
+    configs: Sequence[Any],
+    X: Any,
+    y: Any,
+    cv: Any,
+    scoring: Any,
+    final: Any,
+    stages: list[str],
+    *,
+    groups: Any = None,
+    return_train_score: bool = False,
+) -> DAG:
+    """Build the merged DAG of candidates given as step lists (the merge rule, DESIGN §5)."""
     folds = resolve_cv(cv, X, y, classifier=is_classifier(final), groups=groups)
     scorers = resolve_scoring(scoring, final)
     score_key = _scoring_key(scoring)
-
     root = data_token(X, y)
     nodes: dict[str, Node] = {}
     leaf_configs: dict[str, list[int]] = {}
-    # Canonical operator descriptions per config, computed once (not once per fold).
-    described = [[(stage, alt, params, _describe(stage.name, alt, params)) for stage, alt, params in r]
-                 for r in resolved]
 
     def add(key: str, node: Node) -> None:
         if key not in nodes:
@@ -138,21 +166,19 @@ def merge(
     for f, (train, test) in enumerate(folds):
         split = token(root, "split", f, canonical(train), canonical(test))
         add(split, Node(split, "split", None, f, Task("split", "split", "split", (train, test))))
-        for i, steps in enumerate(described):
+        for i, steps in enumerate(candidates):
             parent = split
-            for j, (stage, alt, params, desc) in enumerate(steps):
+            for j, step in enumerate(steps):
                 last = j == len(steps) - 1
-                if alt.kind == "passthrough" and not last:
+                if step.kind == "passthrough" and not last:
                     continue
-                key = token(parent, stage.name, desc, score_key if last else None,
+                key = token(parent, step.stage, step.desc, score_key if last else None,
                             return_train_score if last else None)
                 if key not in nodes:
-                    op = alt.build(params)
-                    kind = "leaf" if last else alt.kind
-                    task = Task(kind, stage.name, alt.label, op,
-                                params if alt.kind == "function" else None,
-                                scorers if last else None, return_train_score and last)
-                    add(key, Node(key, stage.name, parent, f, task))
+                    task = Task("leaf" if last else step.kind, step.stage, step.label,
+                                step.operator, step.params, scorers if last else None,
+                                return_train_score and last)
+                    add(key, Node(key, step.stage, parent, f, task))
                 parent = key
             leaf_configs.setdefault(parent, []).append(i)
 
@@ -169,18 +195,21 @@ def merge(
     for key, node in nodes.items():
         if node.parent is None:
             visit(key, [])
-    return DAG(root, nodes, requests, configs, folds, pipeline.names, X, y)
+    return DAG(root, nodes, requests, list(configs), folds, stages, X, y)
 
 
-def _describe(stage: str, alt: Any, params: dict) -> Any:
-    """Canonical operator identity + parameters, with errors naming stage and parameter."""
+def _step(stage: str, alt: Any, params: dict) -> Step:
+    """A native stage as a Step; key material with errors naming stage and parameter."""
     for name, value in params.items():
         canonical(value, f"Parameter {name!r} of stage {stage!r}")
+    op = alt.build(params)
     if alt.kind == "function":
-        return [canonical(alt.operator, f"The operator of stage {stage!r}"), canonical(params)]
-    if alt.kind == "passthrough":
-        return "passthrough"
-    return canonical(alt.build(params), f"The operator of stage {stage!r}")
+        desc = [canonical(op, f"The operator of stage {stage!r}"), canonical(params)]
+    elif alt.kind == "passthrough":
+        desc = "passthrough"
+    else:
+        desc = canonical(op, f"The operator of stage {stage!r}")
+    return Step(stage, alt.kind, alt.label, op, params if alt.kind == "function" else None, desc)
 
 
 def _scoring_key(scoring: Any) -> Any:
@@ -197,4 +226,9 @@ def _scoring_key(scoring: Any) -> Any:
         return [type(scoring).__name__, canonical(fn, "scoring"), getattr(scoring, "_sign", 1),
                 canonical(getattr(scoring, "_kwargs", {}), "scoring"),
                 canonical(getattr(scoring, "_response_method", None), "scoring")]
-    return canonical(scoring, "The 'scoring' parameter")
+    try:
+        return canonical(scoring, "The 'scoring' parameter")
+    except KeyingError:
+        # Leaves are never cached beyond their DAG, whose leaves all share one scoring: a name
+        # is enough to key them, so a lambda scorer is fine here (unlike a lambda operator).
+        return {"scorer": getattr(scoring, "__qualname__", type(scoring).__qualname__)}

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from dask.sizeof import sizeof as dask_sizeof
+from sklearn.base import clone
 from sklearn.utils import _safe_indexing
 
 from dagreuse.cache import sizeof
@@ -68,12 +69,13 @@ def _transform(task: Task, fold: Fold) -> Fold:
     if task.kind == "function":
         params = task.params or {}
         return Fold(op(fold.X_train, **params), fold.y_train, op(fold.X_val, **params), fold.y_val)
+    op = clone(op)  # the DAG's operator stays unfitted: threads and the oracle share it
     Xt = op.fit_transform(fold.X_train, fold.y_train)
     return Fold(Xt, fold.y_train, op.transform(fold.X_val), fold.y_val)
 
 
 def _leaf(task: Task, fold: Fold) -> dict[str, Any]:
-    est = task.operator
+    est = clone(task.operator)
     t0 = time.perf_counter()
     est.fit(fold.X_train, fold.y_train)
     fit_time = time.perf_counter() - t0
@@ -93,8 +95,10 @@ def run(task: Task, parent: Any) -> Output:
         if task.kind == "split":
             X, y = parent
             train, test = task.operator
-            value: Any = Fold(_safe_indexing(X, train), _safe_indexing(y, train),
-                              _safe_indexing(X, test), _safe_indexing(y, test))
+            def part(a: Any, idx: Any) -> Any:
+                return None if a is None else _safe_indexing(a, idx)
+
+            value: Any = Fold(part(X, train), part(y, train), part(X, test), part(y, test))
         elif task.kind == "leaf":
             value = _leaf(task, parent.value)
         else:

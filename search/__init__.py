@@ -8,13 +8,17 @@ drives it.
 from ._base import BatchStrategy, Proposal, Strategy
 from ._driver import Result, run
 from ._proposals import GriddedRandomSearch, GridSearch, RandomSearch
+from ._sklearn import GriddedRandomSearchCV, GridSearchCV, RandomizedSearchCV
 
 __all__ = [
     "BatchStrategy",
     "GridSearch",
+    "GridSearchCV",
     "GriddedRandomSearch",
+    "GriddedRandomSearchCV",
     "Proposal",
     "RandomSearch",
+    "RandomizedSearchCV",
     "Result",
     "Strategy",
     "run",

@@ -1,0 +1,80 @@
+"""Candidates written the scikit-learn way — an estimator plus parameter dicts — as DAG steps.
+
+Each candidate is ``clone(estimator).set_params(**params)`` (as scikit-learn's searches do), then
+decomposed: a ``Pipeline`` becomes one step per stage, nested pipelines are flattened (stage
+``outer__inner``), ``None``/``"passthrough"`` stages add no node, and any other estimator —
+``ColumnTransformer``, ``FeatureUnion`` and other meta-estimators included — is one opaque node.
+Steps given as parameters (``{"clf": [SVC(), LogisticRegression()]}``) need nothing special:
+the configured stage *is* the step, keyed by its class and parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline as SkPipeline
+
+from ._dag import DAG, Step, assemble
+from ._evaluation import check_data
+from ._keys import canonical
+
+__all__ = ["merge_estimators", "sklearn_steps"]
+
+
+def _is_identity(step: Any) -> bool:
+    return step is None or (isinstance(step, str) and step == "passthrough")
+
+
+def sklearn_steps(estimator: Any, prefix: str = "") -> list[Step]:
+    """The steps of a configured scikit-learn estimator (see the module docstring)."""
+    if not isinstance(estimator, SkPipeline):
+        kind = "transformer" if hasattr(estimator, "transform") else "estimator"
+        name = prefix.rstrip("_") or type(estimator).__name__
+        return [Step(name, kind, type(estimator).__name__, estimator, None,
+                     canonical(estimator, f"The step {name!r}"))]
+    steps: list[Step] = []
+    for name, step in estimator.steps:
+        if _is_identity(step):
+            steps.append(Step(prefix + name, "passthrough", "passthrough", None, None, "passthrough"))
+        else:
+            steps.extend(sklearn_steps(step, prefix + name + "__"))
+    return steps
+
+
+def merge_estimators(
+    estimator: Any,
+    candidate_params: Sequence[Mapping[str, Any]],
+    X: Any,
+    y: Any,
+    cv: Any = 5,
+    scoring: Any = None,
+    *,
+    groups: Any = None,
+    return_train_score: bool = False,
+) -> DAG:
+    """The merged DAG of ``estimator`` under each of ``candidate_params`` (scikit-learn style)."""
+    check_data(X, y)
+    candidate_params = list(candidate_params)
+    if not candidate_params:
+        raise ValueError("No candidates: the parameter grid or distributions are empty.")
+    candidates = []
+    for params in candidate_params:
+        est = clone(estimator).set_params(**clone(dict(params), safe=False))
+        steps = sklearn_steps(est)
+        if steps[-1].kind == "passthrough":
+            raise ValueError(
+                f"The last step of the pipeline must be an estimator to fit and score. "
+                f"Got 'passthrough' for candidate {dict(params)!r}."
+            )
+        for step in steps[:-1]:
+            if step.kind == "estimator":
+                raise TypeError(
+                    f"Step {step.stage!r} ({step.label}) is not the last step, so it must be a "
+                    "transformer (with transform)."
+                )
+        candidates.append(steps)
+    names = list(dict.fromkeys(s.stage for steps in candidates for s in steps))
+    return assemble(candidates, candidate_params, X, y, cv, scoring, estimator, names,
+                    groups=groups, return_train_score=return_train_score)
