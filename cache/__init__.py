@@ -19,6 +19,7 @@ from ._policy import (
     Unbounded,
     WReciprocal,
 )
+from ._resolve import resolve
 from ._simulate import SimResult, simulate
 from ._size import format_bytes, parse_capacity, sizeof
 from ._store import COSTS, Cache, CacheStats
@@ -49,6 +50,7 @@ __all__ = [
     "make_policy",
     "parse_capacity",
     "plot_sweep",
+    "resolve",
     "simulate",
     "sizeof",
     "sweep",

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import bisect
-import itertools
 import math
 from collections.abc import Hashable
 
@@ -120,11 +119,12 @@ class OPT(Policy):
                 add(coefs, -np.inf, 0.0)
         for t, path in enumerate(paths):
             add({index[("c", path[-1], t)]: 1.0}, 1.0, 1.0)  # the leaf is computed
-            for parent, child in itertools.pairwise(path):  # needed parent available
-                coefs = {index[("c", child, t)]: -1.0, index[("c", parent, t)]: 1.0}
-                if ("x", parent, t) in index:
-                    coefs[index[("x", parent, t)]] = 1.0
-                add(coefs, 0.0, np.inf)
+            for child in path:  # a computed node's parents are cached or computed
+                for parent in trace.parents(child):
+                    coefs = {index[("c", child, t)]: -1.0, index[("c", parent, t)]: 1.0}
+                    if ("x", parent, t) in index:
+                        coefs[index[("x", parent, t)]] = 1.0
+                    add(coefs, 0.0, np.inf)
         r_idx = [r for r, coefs in enumerate(rows) for _ in coefs]
         c_idx = [i for coefs in rows for i in coefs]
         vals = [v for coefs in rows for v in coefs.values()]

@@ -1,8 +1,8 @@
 """Replay a trace under any policy and capacity: "what if I had used another cache?"
 
-Semantics are the Runner's with ``max_in_flight=1``: each request walks its path from the leaf
-upwards to the deepest cached node (a hit), computes everything below it (misses; the leaf is
-always computed) and offers each computed inner node to the cache. Costs are the trace's
+Semantics are the Runner's with ``max_in_flight=1`` — the same :func:`resolve`: each request
+reuses the deepest cached node of its path (a hit), computes everything below it (misses; the
+leaf is always computed) and offers each computed inner node to the cache. Costs are the trace's
 measurements: the k-th computation of a node costs what its k-th live computation took (the mean
 once the live ones run out), so replaying a live trace with the live policy, capacity and seed
 reproduces the live hits, misses and evictions exactly.
@@ -10,15 +10,21 @@ reproduces the live hits, misses and evictions exactly.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
 from ._policy import Policy
+from ._resolve import resolve
 from ._store import Cache
 from ._trace import Trace, running_mean
 
 __all__ = ["SimResult", "simulate"]
+
+
+class _Failed(Exception):
+    """A node that failed live fails its request in the replay too."""
 
 
 @dataclass
@@ -60,34 +66,30 @@ def simulate(trace: Trace, policy: Policy, cost: str = "own") -> SimResult:
     measured = trace.computations()
     done: dict[Hashable, int] = {}
     means: dict[Hashable, float] = {}  # running means, as the live trace had them at the time
+    spent = [0.0]
 
-    def ancestors(key):
-        parent = trace.nodes[key]["parent"]
-        while parent is not None:
-            yield parent, means.get(parent, trace.seconds(parent))
-            parent = trace.nodes[parent]["parent"]
+    def seconds_of(key: Hashable) -> float:
+        return means.get(key, trace.seconds(key))
 
-    seconds = 0.0
+    def compute(key: Hashable, args: list) -> bool:
+        if trace.nodes[key]["seconds"] is None:  # never completed live: it failed there
+            raise _Failed(key)
+        runs, n = measured.get(key, ()), done.get(key, 0)
+        s = runs[n] if n < len(runs) else trace.seconds(key)
+        done[key] = n + 1
+        means[key] = running_mean(means.get(key), n, s)
+        spent[0] += s
+        if not trace.nodes[key]["leaf"]:
+            store.offer_computed(key, True, trace.nbytes(key), s, trace.parents, seconds_of)
+        return True
+
     for t, path in enumerate(paths):
         if hasattr(store.policy, "advance"):
             store.policy.advance(t)
-        inner = path[:-1]
-        start = -1
-        for i in range(len(inner) - 1, -1, -1):
-            if store.get(inner[i]) is not None:
-                start = i
-                break
-        store.miss(len(inner) - start - 1)
-        for key in path[start + 1:]:
-            if trace.nodes[key]["seconds"] is None:  # never completed live: it failed there
-                break
-            runs, n = measured.get(key, ()), done.get(key, 0)
-            s = runs[n] if n < len(runs) else trace.seconds(key)
-            done[key] = n + 1
-            means[key] = running_mean(means.get(key), n, s)
-            seconds += s
-            if not trace.nodes[key]["leaf"]:
-                store.offer_computed(key, True, trace.nbytes(key), s, ancestors(key))
+        with contextlib.suppress(_Failed):
+            resolve(path[-1], parents=trace.parents, leaf=lambda k: trace.nodes[k]["leaf"],
+                    cache=store, compute=compute, mark=lambda ev, k: None)
+    seconds = spent[0]
     stats = store.stats()
     return SimResult(repr(policy), store.capacity, cost, seconds, stats["hits"], stats["misses"],
                      stats["evictions"], stats["peak_bytes"], trace.independent_seconds(), done)

@@ -106,17 +106,23 @@ class Cache:
 
     def offer_computed(
         self, key: Hashable, value: Any, size: float, seconds: float,
-        ancestors: Iterable[tuple[Hashable, float]] = (),
+        parents: Callable[[Hashable], Iterable[Hashable]] = lambda k: (),
+        seconds_of: Callable[[Hashable], float] = lambda k: 0.0,
     ) -> bool:
-        """Offer a result that just took ``seconds``; ``ancestors`` are ``(key, seconds)`` from
-        its parent upwards. With ``cost="recompute"`` the cost also counts the ancestors that
-        are not cached (up to the first cached one), since a miss would recompute them."""
+        """Offer a result that just took ``seconds``. With ``cost="recompute"`` its cost also
+        counts every ancestor a miss would recompute: those reachable through ``parents``
+        without passing a cached node, each once."""
         cost = seconds
         if self.cost == "recompute":
-            for ancestor, s in ancestors:
-                if ancestor in self._entries:
-                    break
-                cost += s
+            seen: set[Hashable] = set()
+            stack = list(parents(key))
+            while stack:
+                k = stack.pop()
+                if k in seen or k in self._entries:
+                    continue
+                seen.add(k)
+                cost += seconds_of(k)
+                stack.extend(parents(k))
         return self.offer(key, value, size, cost)
 
     def evict(self, key: Hashable) -> None:

@@ -37,7 +37,7 @@ def tree_trace(
 
     def grow(key: str, parent: str | None, level: int, path: list[str]) -> None:
         leaf = level == depth
-        trace.node(key, stage=f"level{level}", parent=parent, leaf=leaf)
+        trace.node(key, stage=f"level{level}", parents=[parent] if parent else [], leaf=leaf)
         trace.nodes[key].update(seconds=float(cost(level, rng)), bytes=int(size(level, rng)))
         path = [*path, key]
         if leaf:

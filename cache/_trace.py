@@ -4,14 +4,16 @@ A trace is plain, JSON-serialisable data::
 
     {"version": 1,
      "meta":   {...free-form: policy, capacity, max_in_flight, wall seconds...},
-     "nodes":  {key: {"stage": str, "parent": key | None, "seconds": float, "bytes": int,
+     "nodes":  {key: {"stage": str, "parents": [key, ...], "seconds": float, "bytes": int,
                       "leaf": bool}},
      "events": [{"ev": "request", "req": int, "path": [key, ...], "config": int, "fold": int},
                 {"ev": "hit" | "miss" | "share" | "evict", "key": key, "req": int | None},
                 {"ev": "compute", "key": key, "seconds": float, "bytes": int},
                 {"ev": "fail", "key": key, "req": int, "error": str}, ...]}
 
-A request's ``path`` runs from the first cacheable node (the fold split) down to its leaf. Node
+A request's ``path`` lists every node its leaf depends on, parents before children, the leaf
+last (for a chain: from the fold split down to the leaf). A split has no parents (its input is
+the data). Node
 ``seconds`` and ``bytes`` are measured on the worker; when a node was computed more than once,
 ``nodes`` keeps the mean seconds, and each ``compute`` event keeps its own measurement.
 """
@@ -42,11 +44,14 @@ class Trace:
         self._n_requests = 0
 
     # -- recording ----------------------------------------------------------------------------
-    def node(self, key: Hashable, *, stage: str, parent: Hashable | None, leaf: bool) -> None:
+    def node(self, key: Hashable, *, stage: str, parents: list[Hashable], leaf: bool) -> None:
         """Declare a node of the DAG (idempotent)."""
         if key not in self.nodes:
-            self.nodes[key] = {"stage": stage, "parent": parent, "seconds": None, "bytes": None,
-                               "leaf": leaf, "computed": 0}
+            self.nodes[key] = {"stage": stage, "parents": list(parents), "seconds": None,
+                               "bytes": None, "leaf": leaf, "computed": 0}
+
+    def parents(self, key: Hashable) -> list[Hashable]:
+        return self.nodes[key]["parents"]
 
     def request(self, path: list[Hashable], **info: Any) -> int:
         req = self._n_requests
@@ -79,13 +84,6 @@ class Trace:
 
     def nbytes(self, key: Hashable) -> int:
         return self.nodes[key]["bytes"] or 0
-
-    def ancestors(self, key: Hashable) -> Iterator[tuple[Hashable, float]]:
-        """``(key, mean seconds)`` from the parent of ``key`` up to the first cacheable node."""
-        parent = self.nodes[key]["parent"]
-        while parent is not None:
-            yield parent, self.seconds(parent)
-            parent = self.nodes[parent]["parent"]
 
     def computations(self) -> dict[Hashable, list[float]]:
         """Measured seconds of every computation of every node, in the order they happened."""

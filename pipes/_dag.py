@@ -3,10 +3,13 @@
 The graph is plain data. ``DAG.nodes`` maps a key to a :class:`Node`; the implicit root is the
 input data (``DAG.root``, keyed by its content), its children are one split node per fold, and
 below each split every stage adds one node per distinct (parent, operator, parameters). Identity
-stages (``None``/``"passthrough"``) add no node. Leaves fit and score the final estimator.
+stages (``None``/``"passthrough"``) add no node. A feature union adds one node per branch step
+and a union node whose parents are the branches' last nodes. Leaves fit and score the final
+estimator.
 
 ``DAG.requests`` lists the work: one request per (leaf, fold) in depth-first order of the DAG,
-each with its ``path`` of keys from the split down to the leaf and the configs it serves.
+each with its ``path`` — every node the leaf depends on, parents first, the leaf last — and the
+configs it serves.
 
 Merge rule: two nodes are one iff same parent key, same stage, same operator class and
 canonical parameters (hence same fold).
@@ -33,10 +36,10 @@ __all__ = ["DAG", "Node", "Request", "Step", "assemble", "merge"]
 class Node:
     key: str
     stage: str  # "split" for the fold splits
-    parent: str | None  # None for a split: its parent is the data root
+    parents: list[str]  # [] for a split (its input is the data root); several for a union
     fold: int
     task: Task
-    children: list[str] = field(default_factory=list)
+    children: list[str] = field(default_factory=list)  # nodes whose *first* parent this is
 
     @property
     def leaf(self) -> bool:
@@ -100,11 +103,12 @@ class Step:
     configs (:func:`merge`) and scikit-learn estimators (:func:`merge_estimators`) are turned."""
 
     stage: str
-    kind: str  # "transformer" | "function" | "estimator" | "passthrough"
+    kind: str  # "transformer" | "function" | "estimator" | "passthrough" | "union"
     label: str
-    operator: Any  # configured (unfitted) estimator, or the function
+    operator: Any  # configured (unfitted) estimator, the function, or a union's branch weights
     params: dict | None  # keyword arguments of a function operator
     desc: Any  # canonical identity + parameters (the key material)
+    branches: list[list[Step]] | None = None  # a union's branches (each a chain of steps)
 
 
 def merge(
@@ -160,41 +164,64 @@ def assemble(
     def add(key: str, node: Node) -> None:
         if key not in nodes:
             nodes[key] = node
-            if node.parent is not None:
-                nodes[node.parent].children.append(key)
+            if node.parents:
+                nodes[node.parents[0]].children.append(key)
 
-    for f, (train, test) in enumerate(folds):
-        split = token(root, "split", f, canonical(train), canonical(test))
-        add(split, Node(split, "split", None, f, Task("split", "split", "split", (train, test))))
-        for i, steps in enumerate(candidates):
-            parent = split
-            for j, step in enumerate(steps):
-                last = j == len(steps) - 1
-                if step.kind == "passthrough" and not last:
-                    continue
+    def chain(steps: Sequence[Step], parent: str, f: int, leaf: bool) -> str:
+        """Add the nodes of ``steps`` below ``parent``; return the key of the last one."""
+        for j, step in enumerate(steps):
+            last = leaf and j == len(steps) - 1
+            if step.kind == "passthrough" and not last:
+                continue
+            if step.kind == "union":
+                ends = [chain(branch, parent, f, False) for branch in step.branches]
+                parents = list(dict.fromkeys(ends))
+                key = token(ends, step.stage, step.desc)
+                order = [parents.index(e) for e in ends]
+                add(key, Node(key, step.stage, parents, f, Task(
+                    "union", step.stage, step.label, (order, step.operator))))
+            else:
                 key = token(parent, step.stage, step.desc, score_key if last else None,
                             return_train_score if last else None)
                 if key not in nodes:
                     task = Task("leaf" if last else step.kind, step.stage, step.label,
                                 step.operator, step.params, scorers if last else None,
                                 return_train_score and last)
-                    add(key, Node(key, step.stage, parent, f, task))
-                parent = key
-            leaf_configs.setdefault(parent, []).append(i)
+                    add(key, Node(key, step.stage, [parent], f, task))
+            parent = key
+        return parent
+
+    for f, (train, test) in enumerate(folds):
+        split = token(root, "split", f, canonical(train), canonical(test))
+        add(split, Node(split, "split", [], f, Task("split", "split", "split", (train, test))))
+        for i, steps in enumerate(candidates):
+            leaf_configs.setdefault(chain(steps, split, f, True), []).append(i)
+
+    def closure(key: str) -> list[str]:
+        """Every node ``key`` depends on, parents before children, ``key`` last."""
+        out: dict[str, None] = {}
+
+        def walk(k: str) -> None:
+            for p in nodes[k].parents:
+                if p not in out:
+                    walk(p)
+            out[k] = None
+
+        walk(key)
+        return list(out)
 
     requests: list[Request] = []
 
-    def visit(key: str, path: list[str]) -> None:
+    def visit(key: str) -> None:
         node = nodes[key]
-        path = [*path, key]
         if node.leaf:
-            requests.append(Request(node.fold, path, leaf_configs[key]))
+            requests.append(Request(node.fold, closure(key), leaf_configs[key]))
         for child in node.children:
-            visit(child, path)
+            visit(child)
 
     for key, node in nodes.items():
-        if node.parent is None:
-            visit(key, [])
+        if not node.parents:
+            visit(key)
     return DAG(root, nodes, requests, list(configs), folds, stages, X, y)
 
 

@@ -12,7 +12,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import numpy as np
 from dask.sizeof import sizeof as dask_sizeof
+from scipy import sparse
 from sklearn.base import clone
 from sklearn.utils import _safe_indexing
 
@@ -41,7 +43,7 @@ def failed_at(error: str, stage: str) -> bool:
 class Task:
     """What a worker needs to compute one node (shipped with the task, kept small)."""
 
-    kind: str  # "split" | "transformer" | "function" | "leaf"
+    kind: str  # "split" | "transformer" | "function" | "union" | "leaf"
     stage: str
     label: str
     operator: Any = None  # configured estimator, function, or (train, test) for a split
@@ -88,17 +90,36 @@ def _leaf(task: Task, fold: Fold) -> dict[str, Any]:
             "score_time": time.perf_counter() - t0}
 
 
-def run(task: Task, parent: Any) -> Output:
-    """Compute one node from its parent's :class:`Output` (or the raw ``(X, y)`` for a split)."""
+def _union(task: Task, parents: tuple[Output, ...]) -> Fold:
+    """Concatenate branch outputs column-wise, as scikit-learn's FeatureUnion does."""
+    order, weights = task.operator
+    folds = [parents[i].value for i in order]
+
+    def stack(blocks: list[Any]) -> Any:
+        blocks = [b if w is None else b * w for b, w in zip(blocks, weights, strict=True)]
+        if any(sparse.issparse(b) for b in blocks):
+            return sparse.hstack(blocks).tocsr()
+        return np.hstack(blocks)
+
+    first = folds[0]
+    return Fold(stack([f.X_train for f in folds]), first.y_train,
+                stack([f.X_val for f in folds]), first.y_val)
+
+
+def run(task: Task, *parents: Any) -> Output:
+    r"""Compute one node from its parents' :class:`Output`\ s (the raw ``(X, y)`` for a split)."""
+    parent = parents[0]
     t0 = time.perf_counter()
     try:
-        if task.kind == "split":
+        if task.kind == "union":
+            value: Any = _union(task, parents)
+        elif task.kind == "split":
             X, y = parent
             train, test = task.operator
             def part(a: Any, idx: Any) -> Any:
                 return None if a is None else _safe_indexing(a, idx)
 
-            value: Any = Fold(part(X, train), part(y, train), part(X, test), part(y, test))
+            value = Fold(part(X, train), part(y, train), part(X, test), part(y, test))
         elif task.kind == "leaf":
             value = _leaf(task, parent.value)
         else:

@@ -3,7 +3,7 @@
 State of one execution, in prose (as dask/local.py does it):
 
 * ``requests`` — (leaf, fold) paths, started in depth-first order of the DAG. A new request is
-  started while fewer than ``max_in_flight`` submitted tasks are *runnable* (their parent is
+  started while fewer than ``max_in_flight`` submitted tasks are *runnable* (their parents are
   finished) and fewer than ``4 * max_in_flight`` inner nodes are live. Requests that wait behind
   shared in-flight work cost no compute and hold no intermediate data, so they do not hold back
   the next ones: otherwise all active requests of a depth-first order would queue behind the same
@@ -16,11 +16,12 @@ State of one execution, in prose (as dask/local.py does it):
   future keeps its data on a worker; when a node finishes and is not admitted, the Runner drops
   its future, and Dask frees the data once the tasks already waiting on it are done.
 
-Starting a request walks its path from the leaf upwards to the deepest node that is live
-(share) or cached (hit), then submits the rest top-down with the parent's future as argument,
-so data moves from worker to worker, never through the client. Each finished node is timed and
-sized on the worker and offered to the cache. A node that raises fails every request below it;
-they get the error text, the others go on.
+Starting a request resolves its leaf (``dagreuse.cache.resolve``, shared with the simulator):
+a node that is live is shared, a cached one is a hit, any other is submitted after its
+parents, with their futures as arguments, so data moves from worker to worker, never through
+the client. For a chain that is: reuse the deepest live or cached node of the path, compute the
+rest. Each finished node is timed and sized on the worker and offered to the cache. A node that
+raises fails every request below it; they get the error text, the others go on.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import os
 import time
 from typing import Any
 
-from dagreuse.cache import COSTS, Cache, Policy, Trace, WReciprocal
+from dagreuse.cache import COSTS, Cache, Policy, Trace, WReciprocal, resolve
 
 from . import _ops
 from ._dag import DAG, Request
@@ -205,7 +206,7 @@ class Runner:
         self._trace.meta.setdefault("scheduler", self.scheduler)
         self._trace.meta.setdefault("stages", ["split", *dag.stages])
         for key, node in dag.nodes.items():
-            self._trace.node(key, stage=node.stage, parent=node.parent, leaf=node.leaf)
+            self._trace.node(key, stage=node.stage, parents=node.parents, leaf=node.leaf)
         t0 = time.perf_counter()
         try:
             run = self._execute_sync if self.scheduler == "sync" else self._execute_dask
@@ -217,56 +218,40 @@ class Runner:
             self._trace.meta["cache_stats"] = self._cache.stats()
         return results
 
-    def _plan(self, req: int, request: Request, live: dict[str, Any]) -> tuple[int, Any]:
-        """Deepest reusable node of ``request``'s path: ``(index, value)``; ``(-1, None)`` if
-        nothing is reusable. Records hits, shares and the misses of the nodes to compute."""
-        inner = request.path[:-1]
-        for i in range(len(inner) - 1, -1, -1):
-            key = inner[i]
-            if key in live:
-                self._trace.mark("share", key, req)
-                found = (i, live[key])
-                break
-            value = self._cache.get(key)
-            if value is not None:
-                self._trace.mark("hit", key, req)
-                found = (i, value)
-                break
-        else:
-            found = (-1, None)
-        for key in inner[found[0] + 1:]:
-            self._trace.mark("miss", key, req)
-        self._cache.miss(len(inner) - found[0] - 1)
-        return found
-
     def _begin(self, request: Request) -> int:
         return self._trace.request(request.path, configs=request.configs, fold=request.fold)
+
+    def _resolve(self, dag: DAG, req: int, request: Request, compute, root, live=None) -> Any:
+        """Make the leaf of ``request`` available (``cache.resolve``: share, hit or compute)."""
+        return resolve(request.leaf, parents=lambda k: dag.nodes[k].parents,
+                       leaf=lambda k: dag.nodes[k].leaf, cache=self._cache, compute=compute,
+                       mark=lambda ev, k: self._trace.mark(ev, k, req), root=root, live=live)
 
     def _finish(self, key: str, out: Any, held: Any) -> None:
         """A node finished: record its cost and offer ``held`` (value or future) to the cache."""
         self._trace.computed(key, out[0], out[1])
         if not self._trace.nodes[key]["leaf"]:
-            self._cache.offer_computed(key, held, out[1], out[0], self._trace.ancestors(key))
+            self._cache.offer_computed(key, held, out[1], out[0], self._trace.parents,
+                                       self._trace.seconds)
 
     def _execute_sync(self, dag: DAG) -> list[dict[str, Any]]:
         results = []
-        data = (dag.X, dag.y)
         for request in dag.requests:
             req = self._begin(request)
-            start, parent = self._plan(req, request, {})
-            if start < 0:
-                parent = data
-            for key in request.path[start + 1:]:
+
+            def compute(key: str, args: list, req: int = req) -> Any:
                 try:
-                    out = _ops.run(dag.nodes[key].task, parent)
+                    out = _ops.run(dag.nodes[key].task, *args)
                 except _ops.NodeFailed as exc:
                     self._trace.mark("fail", key, req, error=str(exc))
-                    results.append({"error": str(exc)})
-                    break
+                    raise
                 self._finish(key, (out.seconds, out.nbytes), out)
-                parent = out
-            else:
-                results.append(parent.value)
+                return out
+
+            try:
+                results.append(self._resolve(dag, req, request, compute, (dag.X, dag.y)).value)
+            except _ops.NodeFailed as exc:
+                results.append({"error": str(exc)})
         return results
 
     def _execute_dask(self, dag: DAG) -> list[dict[str, Any]]:
@@ -277,7 +262,7 @@ class Runner:
         [data] = client.scatter([(dag.X, dag.y)], hash=False)
         results: list[dict[str, Any] | None] = [None] * len(dag.requests)
         live: dict[str, Any] = {}  # key -> future of an inner node not finished yet
-        leaves: dict[int, str] = {}  # request index -> parent key of its unfinished leaf
+        leaves: dict[int, list[str]] = {}  # request index -> parents of its unfinished leaf
         watch: dict[Any, tuple[str, Any, int]] = {}  # meta/leaf future -> (kind, key | i, req)
         queue = iter(enumerate(dag.requests))
         # results are gathered in the event loop, not one blocking round trip each
@@ -285,16 +270,11 @@ class Runner:
         active = 0
 
         def runnable() -> int:
-            inner = sum(dag.nodes[k].parent not in live for k in live)
-            return inner + sum(p not in live for p in leaves.values())
+            inner = sum(not any(p in live for p in dag.nodes[k].parents) for k in live)
+            return inner + sum(not any(p in live for p in ps) for ps in leaves.values())
 
         def want_more() -> bool:
             return len(live) < 4 * limit and runnable() < limit
-
-        def submit(key: str, parent: Any) -> Any:
-            node = dag.nodes[key]
-            name = f"{node.stage}-{key[:10]}-{next(self._ids)}"
-            return client.submit(_ops.run, node.task, parent, key=name, pure=False)
 
         def start_next() -> bool:
             nonlocal active
@@ -303,18 +283,24 @@ class Runner:
                 return False
             i, request = item
             req = self._begin(request)
-            start, parent = self._plan(req, request, live)
-            if start < 0:
-                parent = data
-            for key in request.path[start + 1:-1]:
-                parent = live[key] = submit(key, parent)
-                m = client.submit(_ops.meta, parent, key=f"meta-{parent.key}", pure=False)
-                watch[m] = ("node", key, req)
-                ac.add(m)
-            leaf = submit(request.leaf, parent)
-            leaves[i] = dag.nodes[request.leaf].parent
-            watch[leaf] = ("leaf", i, req)
-            ac.add(leaf)
+
+            def submit(key: str, args: list) -> Any:
+                node = dag.nodes[key]
+                name = f"{node.stage}-{key[:10]}-{next(self._ids)}"
+                fut = client.submit(_ops.run, node.task, *args, key=name, pure=False)
+                if node.leaf:
+                    leaves[i] = node.parents
+                    watch[fut] = ("leaf", i, req)
+                else:
+                    live[key] = fut
+                    m = client.submit(_ops.meta, fut, key=f"meta-{name}", pure=False)
+                    watch[m] = ("node", key, req)
+                    ac.add(m)
+                    return fut
+                ac.add(fut)
+                return fut
+
+            self._resolve(dag, req, request, submit, data, live)
             active += 1
             return True
 

@@ -2,8 +2,9 @@
 
 Each candidate is ``clone(estimator).set_params(**params)`` (as scikit-learn's searches do), then
 decomposed: a ``Pipeline`` becomes one step per stage, nested pipelines are flattened (stage
-``outer__inner``), ``None``/``"passthrough"`` stages add no node, and any other estimator —
-``ColumnTransformer``, ``FeatureUnion`` and other meta-estimators included — is one opaque node.
+``outer__inner``), ``None``/``"passthrough"`` stages add no node, a ``FeatureUnion`` becomes its
+branches (each its own nodes, ``union__branch``) joined by a union node, and any other
+estimator — ``ColumnTransformer`` and other meta-estimators included — is one opaque node.
 Steps given as parameters (``{"clf": [SVC(), LogisticRegression()]}``) need nothing special:
 the configured stage *is* the step, keyed by its class and parameters.
 """
@@ -14,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sklearn.base import clone
+from sklearn.pipeline import FeatureUnion
 from sklearn.pipeline import Pipeline as SkPipeline
 
 from ._dag import DAG, Step, assemble
@@ -29,6 +31,14 @@ def _is_identity(step: Any) -> bool:
 
 def sklearn_steps(estimator: Any, prefix: str = "") -> list[Step]:
     """The steps of a configured scikit-learn estimator (see the module docstring)."""
+    if isinstance(estimator, FeatureUnion) and _plain_union(estimator):
+        name = prefix.rstrip("_") or "union"
+        weights = estimator.transformer_weights or {}
+        kept = [(n, t) for n, t in estimator.transformer_list if not (isinstance(t, str) and t == "drop")]
+        branches = [[] if _is_identity(t) else sklearn_steps(t, f"{prefix}{n}__") for n, t in kept]
+        w = [weights.get(n) for n, _ in kept]
+        desc = {"union": [[n, canonical(weights.get(n), name)] for n, _ in kept]}
+        return [Step(name, "union", "FeatureUnion", w, None, desc, branches)]
     if not isinstance(estimator, SkPipeline):
         kind = "transformer" if hasattr(estimator, "transform") else "estimator"
         name = prefix.rstrip("_") or type(estimator).__name__
@@ -41,6 +51,14 @@ def sklearn_steps(estimator: Any, prefix: str = "") -> list[Step]:
         else:
             steps.extend(sklearn_steps(step, prefix + name + "__"))
     return steps
+
+
+def _plain_union(union: FeatureUnion) -> bool:
+    """A union we can split into branch nodes: default output (arrays, not pandas) and no
+    branch dropped by a None (scikit-learn's own "drop" is handled)."""
+    config = getattr(union, "_sklearn_output_config", {}) or {}
+    return config.get("transform") in (None, "default") and all(
+        t is not None for _, t in union.transformer_list)
 
 
 def merge_estimators(

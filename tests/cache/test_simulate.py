@@ -77,10 +77,10 @@ def paging_trace(seed, pages=6, n=40):
     rng = np.random.default_rng(seed)
     trace = Trace()
     for p in range(pages):
-        trace.node(f"p{p}", stage="page", parent=None, leaf=False)
+        trace.node(f"p{p}", stage="page", parents=[], leaf=False)
         trace.nodes[f"p{p}"].update(seconds=1.0, bytes=1)
     for t, p in enumerate(rng.integers(0, pages, n)):
-        trace.node(f"leaf{t}", stage="leaf", parent=f"p{p}", leaf=True)
+        trace.node(f"leaf{t}", stage="leaf", parents=[f"p{p}"], leaf=True)
         trace.nodes[f"leaf{t}"].update(seconds=0.0, bytes=0)
         trace.request([f"p{p}", f"leaf{t}"], configs=[t], fold=0)
     return trace
@@ -99,8 +99,8 @@ def test_opt_solves_50_requests_over_60_nodes_within_a_minute():
     parents = [None]
     for i in range(60):  # a random tree of 60 cacheable nodes
         key = f"n{i}"
-        trace.node(key, stage="s", parent=parents[int(rng.integers(len(parents)))] if i else None,
-                   leaf=False)
+        parent = parents[int(rng.integers(len(parents)))]  # None: a root
+        trace.node(key, stage="s", parents=[parent] if parent else [], leaf=False)
         trace.nodes[key].update(seconds=float(rng.choice([1, 10, 100])),
                                 bytes=int(rng.choice([10, 50])))
         parents.append(key)
@@ -108,9 +108,9 @@ def test_opt_solves_50_requests_over_60_nodes_within_a_minute():
     for t in range(50):
         node = parents[int(rng.integers(len(parents)))]
         path = [node]
-        while trace.nodes[path[0]]["parent"] is not None:
-            path.insert(0, trace.nodes[path[0]]["parent"])
-        trace.node(f"leaf{t}", stage="leaf", parent=node, leaf=True)
+        while trace.parents(path[0]):
+            path.insert(0, trace.parents(path[0])[0])
+        trace.node(f"leaf{t}", stage="leaf", parents=[node], leaf=True)
         trace.nodes[f"leaf{t}"].update(seconds=1.0, bytes=0)
         trace.request([*path, f"leaf{t}"], configs=[t], fold=0)
     opt = OPT(200, time_limit=60)

@@ -181,15 +181,32 @@ def test_nested_pipelines_are_flattened(data, log):
     assert "prep__scale" in {r["stage"] for r in ours.profile_.stages}
 
 
-def test_feature_union_and_column_transformer_on_dataframes(data):
+def test_feature_union_branches_are_their_own_nodes(data, log):
     X, y = data
-    union = SkPipeline([("feats", FeatureUnion([("pca", PCA(3)), ("scale", StandardScaler())])),
-                        ("clf", LogisticRegression(max_iter=500))])
-    grid = {"feats__pca__n_components": [2, 4], "clf__C": [0.1, 1.0]}
+    union = SkPipeline([
+        ("scale", StandardScaler()),
+        ("feats", FeatureUnion([("pca", Counted(PCA(3), log, "pca")),
+                                ("mm", Counted(MinMaxScaler(), log, "mm")),
+                                ("raw", "passthrough"), ("gone", "drop")],
+                               transformer_weights={"mm": 2.0})),
+        ("clf", LogisticRegression(max_iter=500))])
+    grid = {"feats__pca__estimator__n_components": [2, 4], "clf__C": [0.1, 1.0]}
     ours = GridSearchCV(union, grid, cv=3).fit(X, y)
-    theirs = skms.GridSearchCV(union, grid, cv=3).fit(X, y)
+    counts = read_counts(log)
+    assert fits(counts, "mm") == 3 + 1  # shared by both PCA settings: once per fold, + refit
+    assert fits(counts, "pca") == 2 * 3 + 1
+    assert fits(counts, "mm", "transform") == 3  # validation fold, once per node
+    plain = clone(union).set_params(feats__pca=PCA(3), feats__mm=MinMaxScaler())
+    theirs = skms.GridSearchCV(plain, {k.replace("__estimator", ""): v for k, v in grid.items()},
+                               cv=3).fit(X, y)
     np.testing.assert_allclose(ours.cv_results_["mean_test_score"],
                                theirs.cv_results_["mean_test_score"], rtol=0, atol=1e-12)
+    stages = {r["stage"] for r in ours.profile_.stages}
+    assert {"feats__pca", "feats__mm", "feats"} <= stages
+
+
+def test_column_transformer_on_dataframes(data):
+    X, y = data
     df = pd.DataFrame(X[:, :4], columns=list("abcd")).assign(color=np.array(["r", "g", "b"])[y])
     ct = SkPipeline([("cols", ColumnTransformer([("num", StandardScaler(), list("abcd")),
                                                   ("cat", OneHotEncoder(), ["color"])])),
