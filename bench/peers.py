@@ -25,6 +25,7 @@ import tempfile
 import time
 import warnings
 
+import dask
 import joblib
 import numpy as np
 from distributed import Client, LocalCluster
@@ -95,8 +96,10 @@ def main():
     tmp = tempfile.mkdtemp(prefix="dagreuse-peers-")
     log = os.path.join(tmp, "counts.log")
     report = {"machine": f"{os.cpu_count()} cores", "workloads": {}}
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    # no work stealing, as in the Runner's own clusters: it moves tasks away from their data
+    with dask.config.set({"distributed.scheduler.work-stealing": False}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                         silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         client.run(quiet)
         from dask_ml.model_selection import GridSearchCV as DaskMLGridSearchCV
 

@@ -15,7 +15,7 @@ Prints wall seconds, computed node counts, measured speedup (independent wall / 
 and ``profile.ideal_speedup``; then the Runner's overhead per node on trivial operators.
 Writes bench/out/reuse.json.
 
-    python bench/reuse.py [--quick] [--cluster auto|threads|processes]
+    python bench/reuse.py [--quick] [--repeat 2] [--cluster auto|threads|processes]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import pathlib
 import sys
 import time
 
+import dask
 import numpy as np
 from distributed import Client, LocalCluster
 from sklearn.base import clone
@@ -63,7 +64,7 @@ def independent(client, pipe, configs, X, y, folds, scoring):
     return time.perf_counter() - t0, scores
 
 
-def workload(name, client, pipe, branching, X, y, cv=3, scoring="accuracy", save=None):
+def workload(name, client, pipe, branching, X, y, cv=3, scoring="accuracy", save=None, repeat=1):
     search = GriddedRandomSearch(pipe, branching, seed=0)
     configs = search.configs()
     dag = merge(pipe, configs, X, y, cv=cv, scoring=scoring)
@@ -76,25 +77,33 @@ def workload(name, client, pipe, branching, X, y, cv=3, scoring="accuracy", save
     independent(client, pipe, warm, X, y, folds[:1], scoring)
     with Runner(Unbounded(), client=client) as runner:
         runner.execute(merge(pipe, warm, X, y, cv=cv, scoring=scoring))
-    rows = {}
-    wall, indep_scores = independent(client, pipe, configs, X, y, folds, scoring)
-    rows["independent"] = {"wall_s": wall, "computed_nodes": round(len(configs) * len(folds) * n_stage_nodes)}
-    with Runner(Unbounded(), client=client) as runner:
-        t0 = time.perf_counter()
-        full = run(GriddedRandomSearch(pipe, branching, seed=0), X, y, cv=cv, scoring=scoring,
-                   runner=runner)
-        rows["dagreuse Unbounded"] = _row(full, time.perf_counter() - t0)
+    def ours(policy):
+        with Runner(policy, client=client) as runner:
+            t0 = time.perf_counter()
+            result = run(GriddedRandomSearch(pipe, branching, seed=0), X, y, cv=cv,
+                         scoring=scoring, runner=runner)
+            return _row(result, time.perf_counter() - t0), result
+
+    # each contender `repeat` times, interleaved, best wall kept: this machine is noisy
+    rows: dict = {}
+    for _ in range(repeat):
+        wall, indep_scores = independent(client, pipe, configs, X, y, folds, scoring)
+        if wall < rows.get("independent", {}).get("wall_s", float("inf")):
+            rows["independent"] = {"wall_s": wall, "computed_nodes": round(
+                len(configs) * len(folds) * n_stage_nodes)}
+        row, full = ours(Unbounded())
+        if row["wall_s"] < rows.get("dagreuse Unbounded", {}).get("wall_s", float("inf")):
+            rows["dagreuse Unbounded"], best = row, full
+        half = full.profile.working_set_bytes // 2
+        row, _ = ours(WReciprocal(half, seed=0))
+        if row["wall_s"] < rows.get("dagreuse WReciprocal(1/2 WS)", {}).get("wall_s", float("inf")):
+            rows["dagreuse WReciprocal(1/2 WS)"] = row
+    full = best
     if save:
         OUT.mkdir(exist_ok=True)
         full.profile.save(OUT / save)
-    half = full.profile.working_set_bytes // 2
-    with Runner(WReciprocal(half, seed=0), client=client) as runner:
-        t0 = time.perf_counter()
-        small = run(GriddedRandomSearch(pipe, branching, seed=0), X, y, cv=cv, scoring=scoring,
-                    runner=runner)
-        rows["dagreuse WReciprocal(1/2 WS)"] = _row(small, time.perf_counter() - t0)
-    ours = [s for t in full.trials for s in t["scores"]]
-    assert np.allclose(sorted(ours), sorted(indep_scores), atol=1e-9), "scores differ"
+    scores = [s for t in full.trials for s in t["scores"]]
+    assert np.allclose(sorted(scores), sorted(indep_scores), atol=1e-9), "scores differ"
     for r in rows.values():
         r["measured_speedup"] = rows["independent"]["wall_s"] / r["wall_s"]
     ideal = full.profile.ideal_speedup
@@ -147,9 +156,11 @@ def overhead(client, n=4):
 def cluster_of(kind):
     """2 cores either way: one worker with 2 threads, or 2 single-thread worker processes."""
     threads = kind == "threads"
-    with LocalCluster(n_workers=1 if threads else 2, threads_per_worker=2 if threads else 1,
-                      processes=not threads, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    # no work stealing, as in the Runner's own clusters: it moves tasks away from their data
+    stealing = dask.config.set({"distributed.scheduler.work-stealing": False})
+    with stealing, LocalCluster(n_workers=1 if threads else 2, threads_per_worker=2 if threads else 1,
+                                processes=not threads, dashboard_address=None,
+                                silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         yield client
 
 
@@ -160,6 +171,8 @@ def main():
                         help="auto: the demo (numpy, releases the GIL) on one worker with 2 threads, "
                              "the text workload (tokenizes in Python) on 2 single-thread processes")
     parser.add_argument("--only", choices=["demo", "text"], default=None, help="one workload")
+    parser.add_argument("--repeat", type=int, default=2,
+                        help="runs of each contender, interleaved; the best wall is kept (default 2)")
     args = parser.parse_args()
     logging.getLogger("distributed").setLevel(logging.ERROR)
     from threadpoolctl import threadpool_limits
@@ -179,7 +192,8 @@ def main():
             continue
         kind = auto if args.cluster == "auto" else args.cluster
         with cluster_of(kind) as client, threadpool_limits(1):
-            report[key] = workload(f"{title} [{kind}]", client, pipe, branching, Xw, yw, save=save)
+            report[key] = workload(f"{title} [{kind}]", client, pipe, branching, Xw, yw, save=save,
+                                   repeat=args.repeat)
             report[key]["cluster"] = kind
             if key == "demo":
                 print()

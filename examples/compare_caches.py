@@ -1,6 +1,6 @@
 """With a small cache, how much do LRU, Reciprocal, WReciprocal and GreedyDual-Size differ?
 
-Runs the same 75-candidate search under each policy at a quarter of the working set, live,
+Runs the same 27-candidate search under each policy at a quarter of the working set, live,
 with requests one at a time (``max_in_flight=1``) so the order is the same for all of them.
 
     python examples/compare_caches.py
@@ -9,13 +9,13 @@ with requests one at a time (``max_in_flight=1``) so the order is the same for a
 from dagreuse.cache import LRU, GreedyDualSize, Reciprocal, Unbounded, WReciprocal
 from dagreuse.pipes import Runner
 from dagreuse.search import GriddedRandomSearch, run
-from dagreuse.search._demo import DEMO_BRANCHING, demo_data, demo_pipeline
+from dagreuse.search._demo import demo_data, demo_pipeline
 
 if __name__ == "__main__":
     X, y = demo_data()
 
     def search():
-        return GriddedRandomSearch(demo_pipeline(), DEMO_BRANCHING, seed=0)
+        return GriddedRandomSearch(demo_pipeline(), [3, 3, 3], seed=0)
 
     with Runner(Unbounded(), scheduler="sync") as runner:
         full = run(search(), X, y, cv=3, runner=runner)

@@ -32,6 +32,8 @@ import os
 import time
 from typing import Any
 
+import dask
+
 from dagreuse.cache import COSTS, Cache, Policy, Trace, WReciprocal, resolve
 
 from . import _ops
@@ -141,10 +143,13 @@ class Runner:
                 from threadpoolctl import threadpool_limits
 
                 self._blas_limits = threadpool_limits(1)
-            self._own_cluster = LocalCluster(
-                n_workers=n, threads_per_worker=threads, processes=self.processes,
-                dashboard_address=None, silence_logs=logging.ERROR,
-            )
+            # Work stealing moves a task away from its parent's data; with multi-MB node outputs
+            # the transfer costs more than the idle time it saves (measured in bench/reuse.py).
+            with dask.config.set({"distributed.scheduler.work-stealing": False}):
+                self._own_cluster = LocalCluster(
+                    n_workers=n, threads_per_worker=threads, processes=self.processes,
+                    dashboard_address=None, silence_logs=logging.ERROR,
+                )
             self.client = Client(self._own_cluster, set_as_default=False)
         if self._cache is None:
             policy = self.policy or WReciprocal(self._default_capacity())
