@@ -71,7 +71,9 @@ def _profile(args: argparse.Namespace) -> int:
           f"every unique node once: {profile.merged_seconds:.2f} s "
           f"(ideal speedup {profile.ideal_speedup:.2f}x)")
     print(f"this run: {trace.meta.get('policy', '?')} spent {profile.spent_seconds:.2f} s "
-          f"(speedup {profile.speedup:.2f}x)\n")
+          f"(speedup {profile.speedup:.2f}x)")
+    print("replays run requests one at a time; they equal a live run exactly when it ran with "
+          "max_in_flight=1\n")
     print("simulated compute seconds (speedup over independent evaluation); * = this run's cache")
     head = f"{'capacity':>12}" + "".join(f"{p.upper():>20}" for p in policies)
     print(head)
