@@ -132,7 +132,6 @@ def merge(
     configs = list(configs)
     if not configs:
         raise ValueError("The 'configs' parameter must hold at least one config. Got none.")
-    check_data(X, y)
     candidates = [[_step(stage.name, alt, params) for stage, alt, params in pipeline.resolve(c)]
                   for c in configs]
     final = next(iter(pipeline.stages[-1].alternatives.values())).operator
@@ -153,7 +152,10 @@ def assemble(
     groups: Any = None,
     return_train_score: bool = False,
 ) -> DAG:
-    """Build the merged DAG of candidates given as step lists (the merge rule, DESIGN §5)."""
+    """Build the merged DAG of candidates given as step lists (the merge rule, DESIGN §5).
+
+    Validates the data, ``cv`` and ``scoring`` for every front end, before any work."""
+    check_data(X, y)
     folds = resolve_cv(cv, X, y, classifier=is_classifier(final), groups=groups)
     scorers = resolve_scoring(scoring, final)
     score_key = _scoring_key(scoring)

@@ -66,6 +66,11 @@ def _sizeof_output(out: Output) -> int:
     return out.nbytes
 
 
+def _rows(a: Any, idx: Any) -> Any:
+    """Rows ``idx`` of X or y (arrays, sparse, DataFrames, lists); y may be None."""
+    return None if a is None else _safe_indexing(a, idx)
+
+
 def _transform(task: Task, fold: Fold) -> Fold:
     op = task.operator
     if task.kind == "function":
@@ -116,10 +121,7 @@ def run(task: Task, *parents: Any) -> Output:
         elif task.kind == "split":
             X, y = parent
             train, test = task.operator
-            def part(a: Any, idx: Any) -> Any:
-                return None if a is None else _safe_indexing(a, idx)
-
-            value = Fold(part(X, train), part(y, train), part(X, test), part(y, test))
+            value = Fold(_rows(X, train), _rows(y, train), _rows(X, test), _rows(y, test))
         elif task.kind == "leaf":
             value = _leaf(task, parent.value)
         else:

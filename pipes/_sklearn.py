@@ -19,7 +19,6 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.pipeline import Pipeline as SkPipeline
 
 from ._dag import DAG, Step, assemble
-from ._evaluation import check_data
 from ._keys import canonical
 
 __all__ = ["merge_estimators", "sklearn_steps"]
@@ -73,7 +72,6 @@ def merge_estimators(
     return_train_score: bool = False,
 ) -> DAG:
     """The merged DAG of ``estimator`` under each of ``candidate_params`` (scikit-learn style)."""
-    check_data(X, y)
     candidate_params = list(candidate_params)
     if not candidate_params:
         raise ValueError("No candidates: the parameter grid or distributions are empty.")

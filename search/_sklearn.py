@@ -18,6 +18,7 @@ fit times are TP(P), the cost of independent evaluation; what the search actuall
 from __future__ import annotations
 
 import numbers
+import os
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -53,8 +54,6 @@ class _ReuseSearch:
             return Runner(cache, scheduler="sync")
         if not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
             raise ValueError(f"The 'n_jobs' parameter must be a non-zero int or None. Got {n_jobs!r}.")
-        import os
-
         threads = os.cpu_count() or 1
         return Runner(cache, threads_per_worker=threads if n_jobs < 0 else int(n_jobs))
 
