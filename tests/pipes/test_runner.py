@@ -37,6 +37,7 @@ def make_runner(request, client):
         if request.param == "sync":
             return Runner(cache, scheduler="sync")
         return Runner(cache, client=client, **kw)
+    make.sequential = request.param == "sync"
     return make
 
 
@@ -82,7 +83,11 @@ def test_small_cache_stays_under_capacity_with_equal_scores(data, log, make_runn
     assert 0 < stats["peak_bytes"] <= capacity
     assert stats["evictions"] + stats["rejections"] > 0
     assert [r["test"] for r in small] == [r["test"] for r in full]
-    assert small_profile.n_computed > profile.n_computed  # some work was redone
+    assert small_profile.n_computed >= profile.n_computed
+    if make_runner.sequential:
+        # In depth-first order a third of the working set must lose something still needed; with
+        # requests in flight together the needed nodes may all be computed before any eviction.
+        assert small_profile.n_computed > profile.n_computed
 
 
 def test_scores_equal_cross_val_score(data):
