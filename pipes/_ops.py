@@ -20,7 +20,7 @@ from sklearn.utils import _safe_indexing
 
 from dagreuse.cache import sizeof
 
-__all__ = ["Fold", "NodeFailed", "Output", "Task", "failed_at", "meta", "run"]
+__all__ = ["Fold", "NodeFailed", "Output", "Task", "failed_at", "meta", "run", "run_leaves"]
 
 
 class Fold(NamedTuple):
@@ -132,6 +132,17 @@ def run(task: Task, *parents: Any) -> Output:
         ) from exc
     seconds = time.perf_counter() - t0
     return Output(value, seconds, sizeof(value) if task.kind != "leaf" else 0)
+
+
+def run_leaves(tasks: list[Task], *parents: Any) -> list[Output | NodeFailed]:
+    """Several leaves of the same parents as one task: one failing leaf does not fail the others."""
+    outs: list[Output | NodeFailed] = []
+    for task in tasks:
+        try:
+            outs.append(run(task, *parents))
+        except NodeFailed as exc:
+            outs.append(exc)
+    return outs
 
 
 def meta(out: Output) -> tuple[float, int]:

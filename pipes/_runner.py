@@ -22,6 +22,13 @@ parents, with their futures as arguments, so data moves from worker to worker, n
 the client. For a chain that is: reuse the deepest live or cached node of the path, compute the
 rest. Each finished node is timed and sized on the worker and offered to the cache. A node that
 raises fails every request below it; they get the error text, the others go on.
+
+Consecutive requests whose leaves share their parents start together and their leaves run as one
+Dask task (each leaf still timed, traced and failing on its own), sized to about
+``LEAF_TASK_SECONDS`` of the leaf work measured so far; until a leaf has been measured, the
+siblings are spread over ``max_in_flight`` tasks, and with ``max_in_flight=1`` every leaf is its
+own task. The input data is scattered to every worker, so the fold splits, and the subtrees below
+them, start wherever Dask finds room; Dask's work stealing (on by default) balances the rest.
 """
 
 from __future__ import annotations
@@ -30,9 +37,8 @@ import itertools
 import logging
 import os
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
-
-import dask
 
 from dagreuse.cache import COSTS, Cache, Policy, Trace, WReciprocal, resolve
 
@@ -40,6 +46,12 @@ from . import _ops
 from ._dag import DAG, Request
 
 __all__ = ["Runner"]
+
+#: Leaves sharing their parents run several to a Dask task, about this many measured seconds of
+#: work each: Dask costs a few ms per task (bench/reuse.py, runner overhead), which on ~30 ms leaves
+#: kept the scheduler busy enough to starve the workers.
+LEAF_TASK_SECONDS = 0.2
+MAX_LEAVES_PER_TASK = 16
 
 _SCHEDULERS = ("distributed", "sync")
 
@@ -143,13 +155,10 @@ class Runner:
                 from threadpoolctl import threadpool_limits
 
                 self._blas_limits = threadpool_limits(1)
-            # Work stealing moves a task away from its parent's data; with multi-MB node outputs
-            # the transfer costs more than the idle time it saves (measured in bench/reuse.py).
-            with dask.config.set({"distributed.scheduler.work-stealing": False}):
-                self._own_cluster = LocalCluster(
-                    n_workers=n, threads_per_worker=threads, processes=self.processes,
-                    dashboard_address=None, silence_logs=logging.ERROR,
-                )
+            self._own_cluster = LocalCluster(
+                n_workers=n, threads_per_worker=threads, processes=self.processes,
+                dashboard_address=None, silence_logs=logging.ERROR,
+            )
             self.client = Client(self._own_cluster, set_as_default=False)
         if self._cache is None:
             policy = self.policy or WReciprocal(self._default_capacity())
@@ -264,15 +273,27 @@ class Runner:
 
         client = self.client
         limit = self.max_in_flight or 2 * self.n_threads
-        [data] = client.scatter([(dag.X, dag.y)], hash=False)
+        [data] = client.scatter([(dag.X, dag.y)], hash=False, broadcast=True)
         results: list[dict[str, Any] | None] = [None] * len(dag.requests)
         live: dict[str, Any] = {}  # key -> future of an inner node not finished yet
-        leaves: dict[int, list[str]] = {}  # request index -> parents of its unfinished leaf
-        watch: dict[Any, tuple[str, Any, int]] = {}  # meta/leaf future -> (kind, key | i, req)
-        queue = iter(enumerate(dag.requests))
+        leaves: dict[str, list[str]] = {}  # leaf task key -> parents of its unfinished leaves
+        watch: dict[Any, tuple[str, Any, Any]] = {}  # future -> (kind, node | leaf task key, req(s))
+        leaf_seconds = [0, 0.0]  # leaves finished, their mean seconds
+
+        def most(siblings: int) -> int:
+            """Leaves per task: about LEAF_TASK_SECONDS of the leaf work measured so far; before
+            any is, the siblings spread over ``limit`` tasks (as many as may run at once)."""
+            if limit == 1:
+                return 1
+            if leaf_seconds[0]:
+                k = round(LEAF_TASK_SECONDS / max(leaf_seconds[1], 1e-9))
+            else:
+                k = -(-siblings // limit)
+            return max(1, min(MAX_LEAVES_PER_TASK, k))
+
+        jobs = _jobs(dag, most)
         # results are gathered in the event loop, not one blocking round trip each
         ac = as_completed(loop=client.loop, with_results=True, raise_errors=False)
-        active = 0
 
         def runnable() -> int:
             inner = sum(not any(p in live for p in dag.nodes[k].parents) for k in live)
@@ -281,36 +302,44 @@ class Runner:
         def want_more() -> bool:
             return len(live) < 4 * limit and runnable() < limit
 
+        def submit(key: str, args: list, req: int) -> Any:
+            node = dag.nodes[key]
+            name = f"{node.stage}-{key[:10]}-{next(self._ids)}"
+            fut = client.submit(_ops.run, node.task, *args, key=name, pure=False)
+            live[key] = fut
+            m = client.submit(_ops.meta, fut, key=f"meta-{name}", pure=False)
+            watch[m] = ("node", key, req)
+            ac.add(m)
+            return fut
+
         def start_next() -> bool:
-            nonlocal active
-            item = next(queue, None)
-            if item is None:
+            job = next(jobs, None)
+            if job is None:
                 return False
-            i, request = item
-            req = self._begin(request)
+            started, args = [], None
+            for i in job:
+                request = dag.requests[i]
+                req = self._begin(request)
 
-            def submit(key: str, args: list) -> Any:
-                node = dag.nodes[key]
-                name = f"{node.stage}-{key[:10]}-{next(self._ids)}"
-                fut = client.submit(_ops.run, node.task, *args, key=name, pure=False)
-                if node.leaf:
-                    leaves[i] = node.parents
-                    watch[fut] = ("leaf", i, req)
-                else:
-                    live[key] = fut
-                    m = client.submit(_ops.meta, fut, key=f"meta-{name}", pure=False)
-                    watch[m] = ("node", key, req)
-                    ac.add(m)
-                    return fut
-                ac.add(fut)
-                return fut
+                def compute(key: str, a: list, req: int = req) -> Any:
+                    nonlocal args
+                    if not dag.nodes[key].leaf:
+                        return submit(key, a, req)
+                    args = a  # the same for every request of the job: they share the parents
+                    return None
 
-            self._resolve(dag, req, request, submit, data, live)
-            active += 1
+                self._resolve(dag, req, request, compute, data, live)
+                started.append((i, req))
+            first = dag.nodes[dag.requests[job[0]].leaf]
+            tasks = [dag.nodes[dag.requests[i].leaf].task for i in job]
+            name = f"{first.stage}-{first.key[:10]}-{next(self._ids)}"
+            fut = client.submit(_ops.run_leaves, tasks, *args, key=name, pure=False)
+            leaves[name] = first.parents
+            watch[fut] = ("leaves", name, started)
+            ac.add(fut)
             return True
 
         def handle(fut: Any, value: Any) -> None:
-            nonlocal active
             kind, ref, req = watch.pop(fut)
             failed = fut.status == "error"
             error = str(fut.exception()) if failed else None
@@ -321,17 +350,20 @@ class Runner:
                 else:
                     self._finish(ref, value, held)
                 return
-            request = dag.requests[ref]
-            if failed:
-                results[ref] = {"error": error}
-                if _ops.failed_at(error, dag.nodes[request.leaf].stage):
-                    # an ancestor's failure is recorded when its own meta task fails
-                    self._trace.mark("fail", request.leaf, req, error=error)
-            else:
-                self._finish(request.leaf, (value.seconds, value.nbytes), None)
-                results[ref] = value.value
             del leaves[ref]
-            active -= 1
+            for j, (i, r) in enumerate(req):
+                leaf = dag.requests[i].leaf
+                out = value[j] if not failed else _ops.NodeFailed(error)
+                if isinstance(out, _ops.NodeFailed):
+                    results[i] = {"error": str(out)}
+                    if _ops.failed_at(str(out), dag.nodes[leaf].stage):
+                        # an ancestor's failure is recorded when its own meta task fails
+                        self._trace.mark("fail", leaf, r, error=str(out))
+                else:
+                    n, mean = leaf_seconds
+                    leaf_seconds[:] = n + 1, mean + (out.seconds - mean) / (n + 1)
+                    self._finish(leaf, (out.seconds, out.nbytes), None)
+                    results[i] = out.value
 
         try:
             while want_more() and start_next():
@@ -350,3 +382,21 @@ class Runner:
     def __repr__(self) -> str:
         where = "sync" if self.scheduler == "sync" else (self.client or "local cluster (not started)")
         return f"Runner(cache={self.policy!r}, {where})"
+
+
+def _jobs(dag: DAG, most: Callable[[int], int]) -> Iterator[list[int]]:
+    """Request indices in order, one list per Dask task: consecutive requests whose leaves share
+    their parents go together, split evenly into tasks of at most ``most(siblings)`` (asked as
+    each job is taken, so it follows what has been measured by then)."""
+    i, n = 0, len(dag.requests)
+    while i < n:
+        parents = dag.nodes[dag.requests[i].leaf].parents
+        end = i + 1
+        while end < n and dag.nodes[dag.requests[end].leaf].parents == parents:
+            end += 1
+        siblings = end - i
+        while i < end:
+            tasks = -(-(end - i) // max(1, most(siblings)))
+            k = -(-(end - i) // tasks)
+            yield list(range(i, i + k))
+            i += k

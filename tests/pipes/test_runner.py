@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from distributed import get_task_stream
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score
@@ -13,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 
 from dagreuse.cache import NoCache, Trace, Unbounded, WReciprocal
 from dagreuse.pipes import Pipeline, Profile, Runner, merge, space
+from dagreuse.pipes._runner import _jobs
 from dagreuse.pipes.testing import read_counts
 from tests.conftest import counted_pipeline, fits
 
@@ -154,6 +156,54 @@ def test_failing_operator_fails_only_its_candidates(data, make_runner):
         else:
             assert 0 <= res["test"]["score"] <= 1
     assert profile.trace.count("fail") >= 3  # once per fold at least
+
+
+class Refusing(LogisticRegression):
+    """A real classifier that refuses one setting."""
+
+    def fit(self, X, y, sample_weight=None):
+        if self.C == 1.0:
+            raise RuntimeError("refusing C=1")
+        return super().fit(X, y, sample_weight)
+
+
+def test_failing_leaf_fails_only_itself_when_leaves_share_a_task(data, client):
+    X, y = data
+    pipe = Pipeline([("reduce", PCA(), {"n_components": space.randint(2, 8)}),
+                     ("clf", Refusing(max_iter=200), {"C": space.loguniform(0.01, 100)})])
+    cs = [0.01, 0.1, 1.0, 10.0, 100.0] * 4  # duplicates merge: 5 leaves per parent
+    cfgs = [{"reduce": ("PCA", {"n_components": k}), "clf": ("Refusing", {"C": c})}
+            for k in (3, 5, 7) for c in cs]
+    dag = merge(pipe, cfgs, X, y, cv=3)
+    with Runner(Unbounded(), scheduler="sync") as runner:
+        oracle = runner.execute(dag)
+    # max_in_flight=2 < 5 siblings: grouped before and after the first leaves are measured
+    with (get_task_stream(client=client) as tasks,
+          Runner(Unbounded(), client=client, max_in_flight=2) as runner):
+        results, profile = execute(runner, dag)
+    leaf_tasks = [t for t in tasks.data if t["key"].startswith("clf-")]
+    assert len(leaf_tasks) < len(dag.requests)  # leaves sharing a parent ran together
+    for req, res, want in zip(dag.requests, results, oracle, strict=True):
+        if cfgs[req.configs[0]]["clf"][1]["C"] == 1.0:
+            assert res["error"] == want["error"]
+            assert res["error"].startswith("stage 'clf' (Refusing) failed: RuntimeError: refusing")
+        else:
+            assert res["test"] == want["test"]
+    assert profile.trace.count("fail") == 3 * 3
+
+
+def test_jobs_group_consecutive_leaves_of_one_parent(data):
+    X, y = data
+    pipe = Pipeline([("reduce", PCA(), {"n_components": space.randint(2, 8)}),
+                     ("clf", LogisticRegression(), {"C": space.loguniform(0.01, 100)})])
+    cfgs = [{"reduce": ("PCA", {"n_components": k}), "clf": ("LogisticRegression", {"C": c})}
+            for k in (3, 5) for c in (0.1, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0)]
+    dag = merge(pipe, cfgs, X, y, cv=2)
+    jobs = list(_jobs(dag, lambda siblings: 3))
+    assert [i for job in jobs for i in job] == list(range(len(dag.requests)))
+    assert [len(job) for job in jobs] == [3, 2, 2] * 4  # 7 leaves per (fold, PCA) node, evenly
+    for job in jobs:
+        assert len({tuple(dag.nodes[dag.requests[i].leaf].parents) for i in job}) == 1
 
 
 def test_cache_is_reused_across_executions(data, log, make_runner):
