@@ -1,4 +1,5 @@
-"""Workloads shared by the bench scripts: the demo search and a front-loaded text pipeline.
+"""Workloads shared by the bench scripts: the demo search, a front-loaded text pipeline, and the
+2-core local cluster they run on.
 
 The text corpus is built offline from the docstrings of installed packages (parsed with ``ast``,
 nothing imported), labelled by package: real, varied English/technical prose, no download.
@@ -7,10 +8,14 @@ nothing imported), labelled by package: real, varied English/technical prose, no
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib.util
+import logging
 import pathlib
+from collections.abc import Iterator
 
 import numpy as np
+from distributed import Client, LocalCluster
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.feature_selection import SelectPercentile, chi2
 from sklearn.linear_model import SGDClassifier
@@ -18,7 +23,7 @@ from sklearn.naive_bayes import ComplementNB
 
 from dagreuse.pipes import Pipeline, space
 
-__all__ = ["TEXT_BRANCHING", "text_corpus", "text_pipeline"]
+__all__ = ["TEXT_BRANCHING", "cluster_of", "text_corpus", "text_pipeline"]
 
 PACKAGES = ("sklearn", "scipy", "numpy", "distributed", "asyncio")
 #: 2 vectorizers x 5 selections x 10 classifiers = 100 candidates (thesis §4.5.1 uses 100).
@@ -63,3 +68,14 @@ def text_pipeline() -> Pipeline:
             "nb": (ComplementNB(), {"alpha": space.loguniform(1e-3, 1.0)}),
         })),
     ])
+
+
+@contextlib.contextmanager
+def cluster_of(kind: str) -> Iterator[Client]:
+    """2 cores either way: one worker with 2 threads ("threads"), or 2 single-thread worker
+    processes ("processes"); Dask's default configuration otherwise."""
+    threads = kind == "threads"
+    with LocalCluster(n_workers=1 if threads else 2, threads_per_worker=2 if threads else 1,
+                      processes=not threads, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        yield client

@@ -11,7 +11,7 @@ Workloads: a front-loaded text pipeline (Tfidf -> SelectPercentile(chi2) -> SGD)
 features pipeline (RBFSampler -> LogisticRegression(max_iter=20)) and a control with no shared
 prefix (a single estimator). Prints a table with ratios; writes bench/out/peers.json.
 
-    pip install -e ".[bench]" && python bench/peers.py [--no-stealing]
+    pip install -e ".[bench]" && python bench/peers.py
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import tempfile
 import time
 import warnings
 
-import dask
 import joblib
 import numpy as np
 from distributed import Client, LocalCluster
@@ -92,22 +91,16 @@ def run_peer(search, X, y, log):
 def main():
     import argparse
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--no-stealing", action="store_true",
-                        help="turn Dask's work stealing off (for every competitor)")
-    args = parser.parse_args()
+    argparse.ArgumentParser(description=__doc__.split("\n")[0]).parse_args()
     quiet()
     logging.getLogger("distributed").setLevel(logging.ERROR)
     OUT.mkdir(exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="dagreuse-peers-")
     log = os.path.join(tmp, "counts.log")
-    report = {"machine": f"{os.cpu_count()} cores", "work_stealing": not args.no_stealing,
-              "workloads": {}}
-    # Dask's default configuration, as dask-ml users run it (work stealing on); --no-stealing
-    # turns it off for every competitor alike
-    stealing = dask.config.set({"distributed.scheduler.work-stealing": not args.no_stealing})
-    with stealing, LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                         silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    report = {"machine": f"{os.cpu_count()} cores", "workloads": {}}
+    # Dask's default configuration, as dask-ml users run it
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         client.run(quiet)
         from dask_ml.model_selection import GridSearchCV as DaskMLGridSearchCV
 
@@ -145,9 +138,8 @@ def main():
                   f"(working set {ours.profile_.working_set_bytes / 1e6:.0f} MB)")
             report["workloads"][title] = {"candidates": n, "rows": rows,
                                           "speedup_vs_fastest_peer": min(peers) / base}
-    name = "peers_no_stealing.json" if args.no_stealing else "peers.json"
-    (OUT / name).write_text(json.dumps(report, indent=2))
-    print(f"\nwrote {OUT / name}")
+    (OUT / "peers.json").write_text(json.dumps(report, indent=2))
+    print(f"\nwrote {OUT / 'peers.json'}")
 
 
 if __name__ == "__main__":

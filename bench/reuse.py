@@ -15,13 +15,12 @@ Prints wall seconds, computed node counts, measured speedup (independent wall / 
 and ``profile.ideal_speedup``; then the Runner's overhead per node on trivial operators.
 Writes bench/out/reuse.json.
 
-    python bench/reuse.py [--quick] [--repeat 2] [--cluster auto|threads|processes]
+    python bench/reuse.py [--quick] [--repeat 3] [--cluster auto|threads|processes]
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
@@ -29,9 +28,7 @@ import pathlib
 import sys
 import time
 
-import dask
 import numpy as np
-from distributed import Client, LocalCluster
 from sklearn.base import clone
 from sklearn.dummy import DummyClassifier
 from sklearn.metrics import get_scorer
@@ -42,7 +39,7 @@ from dagreuse.search import GriddedRandomSearch, run
 from dagreuse.search._demo import DEMO_BRANCHING, demo_data, demo_pipeline
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from _workloads import TEXT_BRANCHING, text_corpus, text_pipeline
+from _workloads import TEXT_BRANCHING, cluster_of, text_corpus, text_pipeline
 
 OUT = pathlib.Path(__file__).parent / "out"
 
@@ -50,8 +47,9 @@ OUT = pathlib.Path(__file__).parent / "out"
 def _fit_score(estimator, X, y, train, test, scoring):
     from sklearn.utils import _safe_indexing
 
+    t0 = time.perf_counter()
     est = clone(estimator).fit(_safe_indexing(X, train), y[train])
-    return get_scorer(scoring)(est, _safe_indexing(X, test), y[test])
+    return get_scorer(scoring)(est, _safe_indexing(X, test), y[test]), time.perf_counter() - t0
 
 
 def independent(client, pipe, configs, X, y, folds, scoring):
@@ -60,8 +58,8 @@ def independent(client, pipe, configs, X, y, folds, scoring):
     t0 = time.perf_counter()
     futures = [client.submit(_fit_score, pipe.build(c), Xf, yf, tr, te, scoring, pure=False)
                for c in configs for tr, te in folds]
-    scores = client.gather(futures)
-    return time.perf_counter() - t0, scores
+    scores, seconds = zip(*client.gather(futures), strict=True)
+    return time.perf_counter() - t0, list(scores), sum(seconds)
 
 
 def workload(name, client, pipe, branching, X, y, cv=3, scoring="accuracy", save=None, repeat=1):
@@ -87,9 +85,9 @@ def workload(name, client, pipe, branching, X, y, cv=3, scoring="accuracy", save
     # each contender `repeat` times, interleaved, best wall kept: this machine is noisy
     rows: dict = {}
     for _ in range(repeat):
-        wall, indep_scores = independent(client, pipe, configs, X, y, folds, scoring)
+        wall, indep_scores, seconds = independent(client, pipe, configs, X, y, folds, scoring)
         if wall < rows.get("independent", {}).get("wall_s", float("inf")):
-            rows["independent"] = {"wall_s": wall, "computed_nodes": round(
+            rows["independent"] = {"wall_s": wall, "compute_s": seconds, "computed_nodes": round(
                 len(configs) * len(folds) * n_stage_nodes)}
         row, full = ours(Unbounded())
         if row["wall_s"] < rows.get("dagreuse Unbounded", {}).get("wall_s", float("inf")):
@@ -114,13 +112,24 @@ def workload(name, client, pipe, branching, X, y, cv=3, scoring="accuracy", save
         share = f"{r['measured_speedup'] / ideal:>8.0%}" if "ideal_speedup" in r else f"{'':>8}"
         print(f"{label:<30}{r['wall_s']:>9.1f}{r['computed_nodes']:>8}{r['measured_speedup']:>9.2f}"
               f"{ideal:>8.2f}{share}{r.get('peak_bytes', 0) / 1e6:>9.1f}")
-    return {"candidates": len(configs), "folds": len(folds), "ideal_speedup": ideal,
+    # measured / ideal = dagreuse's utilization / independent's x how well dagreuse's node costs
+    # predict the independent tasks' (contention differs between the two runs)
+    ind, ours_ = rows["independent"], rows["dagreuse Unbounded"]
+    threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
+    factors = {"dagreuse_busy": ours_["compute_s"] / (ours_["wall_s"] * threads),
+               "independent_busy": ind["compute_s"] / (ind["wall_s"] * threads),
+               "predicted_over_measured": full.profile.independent_seconds / ind["compute_s"]}
+    print(f"workers busy: dagreuse {factors['dagreuse_busy']:.0%}, independent "
+          f"{factors['independent_busy']:.0%}; independent tasks computed {ind['compute_s']:.1f} s, "
+          f"dagreuse's node costs predict {full.profile.independent_seconds:.1f} s")
+    return {"factors": factors, "candidates": len(configs), "folds": len(folds), "ideal_speedup": ideal,
             "working_set_bytes": full.profile.working_set_bytes, "rows": rows}
 
 
 def _row(result, wall):
     p = result.profile
-    return {"wall_s": wall, "computed_nodes": p.n_computed - p.stages[0]["computed"],
+    return {"wall_s": wall, "compute_s": p.spent_seconds,
+            "computed_nodes": p.n_computed - p.stages[0]["computed"],
             "profile_speedup": p.speedup, "ideal_speedup": p.ideal_speedup,
             "peak_bytes": p.cache_stats["peak_bytes"], "capacity": p.cache_stats["capacity"]}
 
@@ -152,18 +161,6 @@ def overhead(client, n=4):
     return out
 
 
-@contextlib.contextmanager
-def cluster_of(kind):
-    """2 cores either way: one worker with 2 threads, or 2 single-thread worker processes."""
-    threads = kind == "threads"
-    # no work stealing, as in the Runner's own clusters: it moves tasks away from their data
-    stealing = dask.config.set({"distributed.scheduler.work-stealing": False})
-    with stealing, LocalCluster(n_workers=1 if threads else 2, threads_per_worker=2 if threads else 1,
-                                processes=not threads, dashboard_address=None,
-                                silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
-        yield client
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller workloads (a smoke run)")
@@ -171,8 +168,8 @@ def main():
                         help="auto: the demo (numpy, releases the GIL) on one worker with 2 threads, "
                              "the text workload (tokenizes in Python) on 2 single-thread processes")
     parser.add_argument("--only", choices=["demo", "text"], default=None, help="one workload")
-    parser.add_argument("--repeat", type=int, default=2,
-                        help="runs of each contender, interleaved; the best wall is kept (default 2)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each contender, interleaved; the best wall is kept (default 3)")
     args = parser.parse_args()
     logging.getLogger("distributed").setLevel(logging.ERROR)
     from threadpoolctl import threadpool_limits
