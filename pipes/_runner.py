@@ -29,10 +29,14 @@ Dask task (each leaf still timed, traced and failing on its own), sized to about
 siblings are spread over ``max_in_flight`` tasks, and with ``max_in_flight=1`` every leaf is its
 own task. The input data is scattered to every worker, so the fold splits, and the subtrees below
 them, start wherever Dask finds room; Dask's work stealing (on by default) balances the rest.
+Of the tasks ready on a worker, the node that unlocks the most requests runs first (leaves last):
+inner nodes finish early and their leaves queue up where an idle worker can steal them, rather
+than trickling out one parent at a time while the other worker waits (bench/timeline.py).
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import os
@@ -292,6 +296,8 @@ class Runner:
             return max(1, min(MAX_LEAVES_PER_TASK, k))
 
         jobs = _jobs(dag, most)
+        # Dask priority: the node that unlocks the most requests first (see module docstring)
+        below = collections.Counter(k for r in dag.requests for k in r.path[:-1])
         # results are gathered in the event loop, not one blocking round trip each
         ac = as_completed(loop=client.loop, with_results=True, raise_errors=False)
 
@@ -305,9 +311,10 @@ class Runner:
         def submit(key: str, args: list, req: int) -> Any:
             node = dag.nodes[key]
             name = f"{node.stage}-{key[:10]}-{next(self._ids)}"
-            fut = client.submit(_ops.run, node.task, *args, key=name, pure=False)
+            fut = client.submit(_ops.run, node.task, *args, key=name, pure=False,
+                                priority=below[key])
             live[key] = fut
-            m = client.submit(_ops.meta, fut, key=f"meta-{name}", pure=False)
+            m = client.submit(_ops.meta, fut, key=f"meta-{name}", pure=False, priority=below[key])
             watch[m] = ("node", key, req)
             ac.add(m)
             return fut
