@@ -27,7 +27,6 @@ import warnings
 
 import joblib
 import numpy as np
-from distributed import Client, LocalCluster
 from sklearn import model_selection as skms
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
@@ -44,7 +43,7 @@ from dagreuse.pipes.testing import Counted, read_counts
 from dagreuse.search import GridSearchCV
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from _workloads import text_corpus
+from _workloads import cluster_of, text_corpus
 
 OUT = pathlib.Path(__file__).parent / "out"
 
@@ -99,8 +98,7 @@ def main():
     log = os.path.join(tmp, "counts.log")
     report = {"machine": f"{os.cpu_count()} cores", "workloads": {}}
     # Dask's default configuration, as dask-ml users run it
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+    with cluster_of("processes") as client:
         client.run(quiet)
         from dask_ml.model_selection import GridSearchCV as DaskMLGridSearchCV
 

@@ -282,17 +282,15 @@ class Runner:
         live: dict[str, Any] = {}  # key -> future of an inner node not finished yet
         leaves: dict[str, list[str]] = {}  # leaf task key -> parents of its unfinished leaves
         watch: dict[Any, tuple[str, Any, Any]] = {}  # future -> (kind, node | leaf task key, req(s))
-        leaf_seconds = [0, 0.0]  # leaves finished, their mean seconds
+        leaf_seconds = [0, 0.0]  # leaves finished, their total seconds
 
         def most(siblings: int) -> int:
             """Leaves per task: about LEAF_TASK_SECONDS of the leaf work measured so far; before
             any is, the siblings spread over ``limit`` tasks (as many as may run at once)."""
             if limit == 1:
                 return 1
-            if leaf_seconds[0]:
-                k = round(LEAF_TASK_SECONDS / max(leaf_seconds[1], 1e-9))
-            else:
-                k = -(-siblings // limit)
+            n, total = leaf_seconds
+            k = round(LEAF_TASK_SECONDS * n / max(total, 1e-9)) if n else -(-siblings // limit)
             return max(1, min(MAX_LEAVES_PER_TASK, k))
 
         jobs = _jobs(dag, most)
@@ -308,10 +306,12 @@ class Runner:
         def want_more() -> bool:
             return len(live) < 4 * limit and runnable() < limit
 
+        def task_name(key: str) -> str:
+            return f"{dag.nodes[key].stage}-{key[:10]}-{next(self._ids)}"
+
         def submit(key: str, args: list, req: int) -> Any:
-            node = dag.nodes[key]
-            name = f"{node.stage}-{key[:10]}-{next(self._ids)}"
-            fut = client.submit(_ops.run, node.task, *args, key=name, pure=False,
+            name = task_name(key)
+            fut = client.submit(_ops.run, dag.nodes[key].task, *args, key=name, pure=False,
                                 priority=below[key])
             live[key] = fut
             m = client.submit(_ops.meta, fut, key=f"meta-{name}", pure=False, priority=below[key])
@@ -337,11 +337,11 @@ class Runner:
 
                 self._resolve(dag, req, request, compute, data, live)
                 started.append((i, req))
-            first = dag.nodes[dag.requests[job[0]].leaf]
+            first = dag.requests[job[0]].leaf
             tasks = [dag.nodes[dag.requests[i].leaf].task for i in job]
-            name = f"{first.stage}-{first.key[:10]}-{next(self._ids)}"
+            name = task_name(first)
             fut = client.submit(_ops.run_leaves, tasks, *args, key=name, pure=False)
-            leaves[name] = first.parents
+            leaves[name] = dag.nodes[first].parents
             watch[fut] = ("leaves", name, started)
             ac.add(fut)
             return True
@@ -367,8 +367,8 @@ class Runner:
                         # an ancestor's failure is recorded when its own meta task fails
                         self._trace.mark("fail", leaf, r, error=str(out))
                 else:
-                    n, mean = leaf_seconds
-                    leaf_seconds[:] = n + 1, mean + (out.seconds - mean) / (n + 1)
+                    leaf_seconds[0] += 1
+                    leaf_seconds[1] += out.seconds
                     self._finish(leaf, (out.seconds, out.nbytes), None)
                     results[i] = out.value
 
@@ -403,7 +403,7 @@ def _jobs(dag: DAG, most: Callable[[int], int]) -> Iterator[list[int]]:
             end += 1
         siblings = end - i
         while i < end:
-            tasks = -(-(end - i) // max(1, most(siblings)))
+            tasks = -(-(end - i) // most(siblings))
             k = -(-(end - i) // tasks)
             yield list(range(i, i + k))
             i += k
