@@ -132,7 +132,18 @@ def merge(
     configs = list(configs)
     if not configs:
         raise ValueError("The 'configs' parameter must hold at least one config. Got none.")
-    candidates = [[_step(stage.name, alt, params) for stage, alt, params in pipeline.resolve(c)]
+    # Candidates of a search share most of their stages: build and key each distinct one once
+    # (cloning and keying estimators is most of merge's time, and workers wait on it).
+    built: dict[str, Step] = {}
+
+    def step(stage: str, alt: Any, params: dict) -> Step:
+        desc = {n: canonical(v, f"Parameter {n!r} of stage {stage!r}") for n, v in params.items()}
+        memo = token(stage, alt.label, desc)
+        if memo not in built:
+            built[memo] = _step(stage, alt, params)
+        return built[memo]
+
+    candidates = [[step(stage.name, alt, params) for stage, alt, params in pipeline.resolve(c)]
                   for c in configs]
     final = next(iter(pipeline.stages[-1].alternatives.values())).operator
     return assemble(candidates, configs, X, y, cv, scoring, final, pipeline.names,
@@ -228,9 +239,7 @@ def assemble(
 
 
 def _step(stage: str, alt: Any, params: dict) -> Step:
-    """A native stage as a Step; key material with errors naming stage and parameter."""
-    for name, value in params.items():
-        canonical(value, f"Parameter {name!r} of stage {stage!r}")
+    """A native stage as a Step (its parameters already checked to be keyable)."""
     op = alt.build(params)
     if alt.kind == "function":
         desc = [canonical(op, f"The operator of stage {stage!r}"), canonical(params)]

@@ -10,6 +10,7 @@ A *config* is plain data: ``{stage: (operator_label, {param: value})}``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,8 +66,10 @@ class Alternative:
     kind: str
     space: dict[str, Any] = field(default_factory=dict)
 
+    @functools.cached_property
     def valid_params(self) -> set[str] | None:
-        """Names ``params`` may use; ``None`` when any keyword is accepted."""
+        """Names ``params`` may use; ``None`` when any keyword is accepted (computed once: every
+        config of a search is checked against it)."""
         if self.kind in ("transformer", "estimator"):
             return set(self.operator.get_params(deep=True))
         if self.kind == "function":
@@ -168,7 +171,7 @@ class Pipeline:
         if not isinstance(space_, Mapping):
             raise TypeError(f"The param space of {where} must be a dict. Got {space_!r} instead.")
         alt = Alternative(label, op, kind)
-        valid = alt.valid_params()
+        valid = alt.valid_params
         for param, dim in space_.items():
             if valid is not None and param not in valid:
                 raise ValueError(
@@ -231,7 +234,7 @@ class Pipeline:
                     f"Unknown operator label {label!r} for stage {stage.name!r}. "
                     f"Allowed: {', '.join(stage.alternatives)}."
                 )
-            valid = alt.valid_params()
+            valid = alt.valid_params
             for p in params:
                 if valid is not None and p not in valid:
                     raise ValueError(
