@@ -20,8 +20,10 @@ Starting a request resolves its leaf (``dagreuse.cache.resolve``, shared with th
 a node that is live is shared, a cached one is a hit, any other is submitted after its
 parents, with their futures as arguments, so data moves from worker to worker, never through
 the client. For a chain that is: reuse the deepest live or cached node of the path, compute the
-rest. Each finished node is timed and sized on the worker and offered to the cache. A node that
-raises fails every request below it; they get the error text, the others go on.
+rest. Each finished node is timed and sized on the worker and offered to the cache; the worker
+sends that summary (and a leaf's scores) to the client as a Dask worker event ahead of the task's
+completion, so the client needs neither the node's data nor a second task or round trip. A node
+that raises fails every request below it; they get the error text, the others go on.
 
 Consecutive requests whose leaves share their parents start together and their leaves run as one
 Dask task (each leaf still timed, traced and failing on its own), sized to about
@@ -41,6 +43,7 @@ import itertools
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -294,10 +297,13 @@ class Runner:
             return max(1, min(MAX_LEAVES_PER_TASK, k))
 
         jobs = _jobs(dag, most)
+        # What each task's worker reports (``_ops.reported``): a node's cost, a leaf's scores
+        topic = f"dagreuse-{uuid.uuid4().hex}"
+        reports: dict[str, Any] = {}
+        client.subscribe_topic(topic, lambda ev: reports.__setitem__(ev[1]["name"], ev[1]["summary"]))
         # Dask priority: the node that unlocks the most requests first (see module docstring)
         below = collections.Counter(k for r in dag.requests for k in r.path[:-1])
-        # results are gathered in the event loop, not one blocking round trip each
-        ac = as_completed(loop=client.loop, with_results=True, raise_errors=False)
+        ac = as_completed(loop=client.loop, raise_errors=False)
 
         def runnable() -> int:
             inner = sum(not any(p in live for p in dag.nodes[k].parents) for k in live)
@@ -311,12 +317,11 @@ class Runner:
 
         def submit(key: str, args: list, req: int) -> Any:
             name = task_name(key)
-            fut = client.submit(_ops.run, dag.nodes[key].task, *args, key=name, pure=False,
-                                priority=below[key])
+            fut = client.submit(_ops.reported, topic, name, _ops.run, dag.nodes[key].task, *args,
+                                key=name, pure=False, priority=below[key])
             live[key] = fut
-            m = client.submit(_ops.meta, fut, key=f"meta-{name}", pure=False, priority=below[key])
-            watch[m] = ("node", key, req)
-            ac.add(m)
+            watch[fut] = ("node", key, req)
+            ac.add(fut)
             return fut
 
         def start_next() -> bool:
@@ -340,16 +345,24 @@ class Runner:
             first = dag.requests[job[0]].leaf
             tasks = [dag.nodes[dag.requests[i].leaf].task for i in job]
             name = task_name(first)
-            fut = client.submit(_ops.run_leaves, tasks, *args, key=name, pure=False)
+            fut = client.submit(_ops.reported, topic, name, _ops.run_leaves, tasks, *args, key=name,
+                                pure=False)
             leaves[name] = dag.nodes[first].parents
             watch[fut] = ("leaves", name, started)
             ac.add(fut)
             return True
 
-        def handle(fut: Any, value: Any) -> None:
+        def summary(fut: Any) -> Any:
+            """A finished task's summary: its worker's report arrives before the task's completion
+            (one stream, in order), so the fetch is a fallback only."""
+            found = reports.pop(fut.key, None)
+            return found if found is not None else client.submit(_ops.summary, fut).result()
+
+        def handle(fut: Any) -> None:
             kind, ref, req = watch.pop(fut)
             failed = fut.status == "error"
             error = str(fut.exception()) if failed else None
+            value = None if failed else summary(fut)
             if kind == "node":
                 held = live.pop(ref)
                 if failed:
@@ -360,27 +373,28 @@ class Runner:
             del leaves[ref]
             for j, (i, r) in enumerate(req):
                 leaf = dag.requests[i].leaf
-                out = value[j] if not failed else _ops.NodeFailed(error)
-                if isinstance(out, _ops.NodeFailed):
-                    results[i] = {"error": str(out)}
-                    if _ops.failed_at(str(out), dag.nodes[leaf].stage):
-                        # an ancestor's failure is recorded when its own meta task fails
-                        self._trace.mark("fail", leaf, r, error=str(out))
+                out = error if failed else value[j]
+                if isinstance(out, str):
+                    results[i] = {"error": out}
+                    if _ops.failed_at(out, dag.nodes[leaf].stage):
+                        # an ancestor's failure is recorded when its own task fails
+                        self._trace.mark("fail", leaf, r, error=out)
                 else:
+                    seconds, results[i] = out
                     leaf_seconds[0] += 1
-                    leaf_seconds[1] += out.seconds
-                    self._finish(leaf, (out.seconds, out.nbytes), None)
-                    results[i] = out.value
+                    leaf_seconds[1] += seconds
+                    self._finish(leaf, (seconds, 0), None)
 
         try:
             while want_more() and start_next():
                 pass
             for batch in ac.batches():
-                for fut, value in batch:
-                    handle(fut, value)
+                for fut in batch:
+                    handle(fut)
                 while want_more() and start_next():
                     pass
         finally:
+            client.unsubscribe_topic(topic)
             for fut in list(watch):
                 fut.cancel()
             live.clear()

@@ -130,6 +130,24 @@ def test_dask_and_sync_oracle_agree_exactly(data, client, log):
                      for r in dask]
 
 
+def _unreported(topic, name, fn, *args):
+    return fn(*args)  # as if the worker's report were lost
+
+
+def test_lost_worker_reports_are_fetched_instead(data, client, log, monkeypatch):
+    X, y = data
+    dag = merge(counted_pipeline(log), configs(), X, y, cv=3)
+    with Runner(Unbounded(), scheduler="sync") as runner:
+        oracle = runner.execute(dag)
+    monkeypatch.setattr("dagreuse.pipes._ops.reported", _unreported)  # in-process workers
+    with Runner(Unbounded(), client=client) as runner:
+        results, profile = execute(runner, dag)
+    assert [r["test"] for r in results] == [r["test"] for r in oracle]
+    assert profile.n_computed == profile.n_unique_nodes
+    assert all(profile.trace.nbytes(k) > 0 for k, n in profile.trace.nodes.items()
+               if not n["leaf"])
+
+
 class Exploding(PCA):
     """A real PCA that refuses one setting, as a broken operator would."""
 
