@@ -8,6 +8,7 @@ worker measures what the cache and the profile need.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -161,5 +162,7 @@ def reported(topic: str, name: str, fn: Any, *args: Any) -> Any:
     from distributed import get_worker
 
     result = fn(*args)
-    get_worker().log_event(topic, {"name": name, "summary": summary(result)})
+    # a summary msgpack cannot carry is not an error: the client fetches it instead
+    with contextlib.suppress(Exception):
+        get_worker().log_event(topic, {"name": name, "summary": summary(result)})
     return result
