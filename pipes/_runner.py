@@ -3,37 +3,47 @@
 State of one execution, in prose (as dask/local.py does it):
 
 * ``requests`` — (leaf, fold) paths, started in depth-first order of the DAG. A new request is
-  started while fewer than ``max_in_flight`` submitted tasks are *runnable* (their parents are
-  finished) and fewer than ``4 * max_in_flight`` inner nodes are live. Requests that wait behind
-  shared in-flight work cost no compute and hold no intermediate data, so they do not hold back
-  the next ones: otherwise all active requests of a depth-first order would queue behind the same
-  expensive prefix node and the cluster would compute the costliest nodes one at a time. The bound
-  on live inner nodes keeps intermediate results near the cache capacity instead of growing with
-  the number of candidates. With ``max_in_flight=1`` requests run strictly one after another.
-* ``live`` — nodes submitted and not yet finished, by key. A request that needs one of them
-  *shares* it instead of submitting it again.
+  started while fewer than ``2 * max_in_flight`` tasks are *runnable* (their parents are
+  finished: sent to a worker, or ready in the pool) and fewer than ``4 * max_in_flight`` inner
+  nodes are live. Requests that wait behind shared live work cost no compute and hold no
+  intermediate data, so they do not hold back the next ones: otherwise all active requests of a
+  depth-first order would queue behind the same expensive prefix node and the cluster would
+  compute the costliest nodes one at a time. The bound on live inner nodes keeps intermediate
+  results near the cache capacity instead of growing with the number of candidates. With
+  ``max_in_flight=1`` requests run strictly one after another.
+* ``live`` — inner nodes started and not finished yet, by key. A request that needs one of them
+  *shares* it instead of starting it again.
+* ``pool`` — tasks the Runner holds until their parents are finished and a worker has room
+  (``_dispatch``): it binds each task to a worker only then, at most ``max_in_flight`` in all,
+  highest priority first (the node that unlocks the most requests; leaves last), near its
+  parents' data where it can. Handing Dask every task at once pinned a fold's subtree to one
+  worker and queued costly first-stage nodes behind leaves (``_dispatch`` says more).
+* ``ahead`` — each fold's first-stage nodes (the children of the splits) are started ahead of the
+  depth-first order, ``max_in_flight // 2`` unclaimed at a time (one per thread by default): the
+  depth-first order reached the last fold's first stage late, and with front-loaded pipelines
+  that costly node then ran alone at the end. A node started ahead is held until a request
+  claims it, even when the cache does not admit it: that many results beyond the cache.
 * ``cache`` — finished nodes the policy admitted: values (sync) or futures (Dask). Holding a
-  future keeps its data on a worker; when a node finishes and is not admitted, the Runner drops
-  its future, and Dask frees the data once the tasks already waiting on it are done.
+  future keeps its data on a worker; when a node finishes and is neither admitted nor awaited
+  by a task in the pool, the Runner drops its future, and Dask frees the data once the tasks
+  already sent that read it are done.
 
 Starting a request resolves its leaf (``dagreuse.cache.resolve``, shared with the simulator):
-a node that is live is shared, a cached one is a hit, any other is submitted after its
-parents, with their futures as arguments, so data moves from worker to worker, never through
-the client. For a chain that is: reuse the deepest live or cached node of the path, compute the
-rest. Each finished node is timed and sized on the worker and offered to the cache; the worker
-sends that summary (and a leaf's scores) to the client as a Dask worker event ahead of the task's
-completion, so the client needs neither the node's data nor a second task or round trip. A node
-that raises fails every request below it; they get the error text, the others go on.
+a node that is live is shared, a cached one is a hit, any other is added to the pool after its
+parents, with their futures (or placeholders, for parents not finished) as arguments, so data
+moves from worker to worker, never through the client. For a chain that is: reuse the deepest
+live or cached node of the path, compute the rest. Each finished node is timed and sized on the
+worker and offered to the cache; the worker sends that summary (and a leaf's scores) to the
+client as a Dask worker event ahead of the task's completion, so the client needs neither the
+node's data nor a second task or round trip. A node that raises fails every request below it;
+they get the error text, the others go on.
 
 Consecutive requests whose leaves share their parents start together and their leaves run as one
 Dask task (each leaf still timed, traced and failing on its own), sized to about
 ``LEAF_TASK_SECONDS`` of the leaf work measured so far; until a leaf has been measured, the
 siblings are spread over ``max_in_flight`` tasks, and with ``max_in_flight=1`` every leaf is its
-own task. The input data is scattered to every worker, so the fold splits, and the subtrees below
-them, start wherever Dask finds room; Dask's work stealing (on by default) balances the rest.
-Of the tasks ready on a worker, the node that unlocks the most requests runs first (leaves last):
-inner nodes finish early and their leaves queue up where an idle worker can steal them, rather
-than trickling out one parent at a time while the other worker waits (bench/timeline.py).
+own task. The input data is scattered to every worker, so the fold splits start wherever there is
+room.
 """
 
 from __future__ import annotations
@@ -51,13 +61,14 @@ from dagreuse.cache import COSTS, Cache, Policy, Trace, WReciprocal, resolve
 
 from . import _ops
 from ._dag import DAG, Request
+from ._dispatch import Pool, Pooled, Wait
 
 __all__ = ["Runner"]
 
 #: Leaves sharing their parents run several to a Dask task, about this many measured seconds of
 #: work each: Dask costs a few ms per task (bench/reuse.py, runner overhead), which on ~30 ms leaves
 #: kept the scheduler busy enough to starve the workers.
-LEAF_TASK_SECONDS = 0.2
+LEAF_TASK_SECONDS = 0.4
 MAX_LEAVES_PER_TASK = 16
 
 _SCHEDULERS = ("distributed", "sync")
@@ -282,9 +293,11 @@ class Runner:
         limit = self.max_in_flight or 2 * self.n_threads
         [data] = client.scatter([(dag.X, dag.y)], hash=False, broadcast=True)
         results: list[dict[str, Any] | None] = [None] * len(dag.requests)
-        live: dict[str, Any] = {}  # key -> future of an inner node not finished yet
-        leaves: dict[str, list[str]] = {}  # leaf task key -> parents of its unfinished leaves
-        watch: dict[Any, tuple[str, Any, Any]] = {}  # future -> (kind, node | leaf task key, req(s))
+        pool = Pool(limit)
+        live: dict[str, Wait] = {}  # inner node not finished (in the pool or on a worker)
+        ahead: dict[str, Any] = {}  # node started ahead, unclaimed -> its future once finished
+        claimed: set[str] = set()  # nodes a started request needs
+        watch: dict[Any, Pooled] = {}  # future -> its task
         leaf_seconds = [0, 0.0]  # leaves finished, their total seconds
 
         def most(siblings: int) -> int:
@@ -301,28 +314,40 @@ class Runner:
         topic = f"dagreuse-{uuid.uuid4().hex}"
         reports: dict[str, Any] = {}
         client.subscribe_topic(topic, lambda ev: reports.__setitem__(ev[1]["name"], ev[1]["summary"]))
-        # Dask priority: the node that unlocks the most requests first (see module docstring)
+        # priority: the node that unlocks the most requests first, leaves last (module docstring)
         below = collections.Counter(k for r in dag.requests for k in r.path[:-1])
+        # each fold's first-stage nodes, in the order requests first need them (look-ahead)
+        heads = iter([k for k in dict.fromkeys(k for r in dag.requests for k in r.path)
+                      if not dag.nodes[k].leaf and dag.nodes[k].parents
+                      and all(not dag.nodes[p].parents for p in dag.nodes[k].parents)])
+        shared = collections.ChainMap(live, {})  # what requests share: live, then ahead & done
         ac = as_completed(loop=client.loop, raise_errors=False)
-
-        def runnable() -> int:
-            inner = sum(not any(p in live for p in dag.nodes[k].parents) for k in live)
-            return inner + sum(not any(p in live for p in ps) for ps in leaves.values())
-
-        def want_more() -> bool:
-            return len(live) < 4 * limit and runnable() < limit
 
         def task_name(key: str) -> str:
             return f"{dag.nodes[key].stage}-{key[:10]}-{next(self._ids)}"
 
-        def submit(key: str, args: list, req: int) -> Any:
-            name = task_name(key)
-            fut = client.submit(_ops.reported, topic, name, _ops.run, dag.nodes[key].task, *args,
-                                key=name, pure=False, priority=below[key])
-            live[key] = fut
-            watch[fut] = ("node", key, req)
-            ac.add(fut)
-            return fut
+        def pool_node(key: str, args: list, req: int | None) -> Wait:
+            node = dag.nodes[key]
+            pool.add(task_name(key), _ops.run, node.task, args, node.parents, below[key], key, req)
+            live[key] = Wait(key)
+            if req is None:
+                ahead[key] = None
+                pool.pinned.add(key)
+            return live[key]
+
+        def claim(keys: list[str]) -> None:
+            claimed.update(keys)
+            for k in keys:
+                if k in ahead:
+                    del ahead[k]
+                    shared.maps[1].pop(k, None)
+                    pool.pinned.discard(k)
+                    pool.release(k)
+
+        def want_more() -> bool:
+            # ready tasks wait in the pool at no cost to the cluster: up to ``limit`` of them
+            # beside those in flight, so that the pool has a choice (never with limit 1)
+            return len(live) < 4 * limit and pool.runnable() < (limit if limit == 1 else 2 * limit)
 
         def start_next() -> bool:
             job = next(jobs, None)
@@ -336,21 +361,44 @@ class Runner:
                 def compute(key: str, a: list, req: int = req) -> Any:
                     nonlocal args
                     if not dag.nodes[key].leaf:
-                        return submit(key, a, req)
+                        return pool_node(key, a, req)
                     args = a  # the same for every request of the job: they share the parents
                     return None
 
-                self._resolve(dag, req, request, compute, data, live)
+                self._resolve(dag, req, request, compute, data, shared)
                 started.append((i, req))
+                claim(request.path)
             first = dag.requests[job[0]].leaf
             tasks = [dag.nodes[dag.requests[i].leaf].task for i in job]
-            name = task_name(first)
-            fut = client.submit(_ops.reported, topic, name, _ops.run_leaves, tasks, *args, key=name,
-                                pure=False)
-            leaves[name] = dag.nodes[first].parents
-            watch[fut] = ("leaves", name, started)
-            ac.add(fut)
+            pool.add(task_name(first), _ops.run_leaves, tasks, args, dag.nodes[first].parents, 0,
+                     info=started)
             return True
+
+        def look_ahead() -> None:
+            """Put the next first-stage nodes no request has reached into the pool, up to
+            ``limit // 2`` unclaimed at a time: the depth-first order reaches the last fold's
+            first stage late, and that costly node then ran while the other workers idled."""
+            while len(ahead) < limit // 2:
+                key = next(heads, None)
+                if key is None:
+                    return
+                if key in claimed or key in live or key in self._cache:
+                    continue
+                resolve(key, parents=lambda k: dag.nodes[k].parents, leaf=lambda k: False,
+                        cache=self._cache, compute=lambda k, a: pool_node(k, a, None),
+                        mark=lambda ev, k: self._trace.mark(ev, k), root=data, live=shared)
+
+        def dispatch() -> None:
+            threads = {w: info["nthreads"] for w, info in client.scheduler_info()["workers"].items()}
+            if not threads and not watch:
+                client.wait_for_workers(1)
+                return dispatch()
+            for task, worker, args in pool.take(threads):
+                fut = client.submit(_ops.reported, topic, task.name, task.fn, task.payload, *args,
+                                    key=task.name, pure=False, priority=task.priority,
+                                    workers=[worker], allow_other_workers=True)
+                watch[fut] = task
+                ac.add(fut)
 
         def summary(fut: Any) -> Any:
             """A finished task's summary: its worker's report arrives before the task's completion
@@ -359,19 +407,27 @@ class Runner:
             return found if found is not None else client.submit(_ops.summary, fut).result()
 
         def handle(fut: Any) -> None:
-            kind, ref, req = watch.pop(fut)
+            task = watch.pop(fut)
             failed = fut.status == "error"
             error = str(fut.exception()) if failed else None
             value = None if failed else summary(fut)
-            if kind == "node":
-                held = live.pop(ref)
+            if task.node is not None:
+                key, req = task.node, task.info
+                del live[key]
                 if failed:
-                    self._trace.mark("fail", ref, req, error=error)
+                    self._trace.mark("fail", key, req, error=error)
                 else:
-                    self._finish(ref, value, held)
+                    self._finish(key, value, fut)
+                if key in ahead:
+                    if key in self._cache:  # its requests will find it there
+                        del ahead[key]
+                        pool.pinned.discard(key)
+                    else:
+                        shared.maps[1][key] = fut
+                pool.finished(task, fut)
                 return
-            del leaves[ref]
-            for j, (i, r) in enumerate(req):
+            pool.finished(task, fut)
+            for j, (i, r) in enumerate(task.info):
                 leaf = dag.requests[i].leaf
                 out = error if failed else value[j]
                 if isinstance(out, str):
@@ -385,19 +441,24 @@ class Runner:
                     leaf_seconds[1] += seconds
                     self._finish(leaf, (seconds, 0), None)
 
-        try:
+        def step() -> None:
             while want_more() and start_next():
                 pass
+            look_ahead()
+            dispatch()
+
+        try:
+            step()
             for batch in ac.batches():
                 for fut in batch:
                     handle(fut)
-                while want_more() and start_next():
-                    pass
+                step()
         finally:
             client.unsubscribe_topic(topic)
             for fut in list(watch):
                 fut.cancel()
             live.clear()
+            pool.clear()
         return results
 
     def __repr__(self) -> str:

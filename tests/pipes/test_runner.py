@@ -92,6 +92,27 @@ def test_small_cache_stays_under_capacity_with_equal_scores(data, log, make_runn
         assert small_profile.n_computed > profile.n_computed
 
 
+def test_first_stage_nodes_started_ahead_are_held_until_claimed(data, client, log):
+    # NoCache admits nothing, so only the hold keeps a node started ahead for its requests
+    X, y = data
+    dag = merge(counted_pipeline(log), configs((2, 3, 4, 5), (0.1, 1.0, 10.0)), X, y, cv=3,
+                scoring="accuracy")
+    heads = {k for k, n in dag.nodes.items()
+             if n.parents and all(dag.nodes[p].stage == "split" for p in n.parents)}
+    with Runner(NoCache(), client=client) as runner:  # 2 threads: 2 started ahead at a time
+        results, _ = execute(runner, dag)
+    trace = runner._trace
+    ahead = [e["key"] for e in trace.events if e["ev"] == "miss" and e.get("req", 0) is None]
+    assert ahead and set(ahead) - {k for k in dag.nodes if dag.nodes[k].stage == "split"} <= heads
+    for key in set(ahead) & heads:
+        first = next(e for e in trace.events if e.get("key") == key and e.get("req") is not None
+                     and e["ev"] in ("miss", "share", "hit"))
+        assert first["ev"] == "share"  # its first request found it, not a recomputation
+    with Runner(Unbounded(), scheduler="sync") as oracle:
+        expected, _ = execute(oracle, dag)
+    assert [r["test"] for r in results] == [r["test"] for r in expected]
+
+
 def test_scores_equal_cross_val_score(data):
     X, y = data
     pipe = Pipeline([
