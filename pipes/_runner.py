@@ -51,6 +51,7 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
+import math
 import os
 import time
 import uuid
@@ -70,6 +71,8 @@ __all__ = ["Runner"]
 #: kept the scheduler busy enough to starve the workers.
 LEAF_TASK_SECONDS = 0.4
 MAX_LEAVES_PER_TASK = 16
+#: How often an execution re-reads the cluster's workers (joined or gone) to send tasks to.
+WORKERS_SECONDS = 1.0
 
 _SCHEDULERS = ("distributed", "sync")
 
@@ -388,12 +391,20 @@ class Runner:
                         cache=self._cache, compute=lambda k, a: pool_node(k, a, None),
                         mark=lambda ev, k: self._trace.mark(ev, k), root=data, live=shared)
 
+        seen: list[Any] = [-math.inf, {}]  # when the workers were read; worker -> threads
+
+        def workers() -> dict[str, int]:
+            """The cluster's workers, re-read at most every WORKERS_SECONDS: each read is a round
+            trip to the scheduler (``Client.scheduler_info``)."""
+            if time.monotonic() - seen[0] > WORKERS_SECONDS or not seen[1]:
+                info = client.scheduler_info()["workers"]
+                seen[:] = [time.monotonic(), {w: i["nthreads"] for w, i in info.items()}]
+            return seen[1]
+
         def dispatch() -> None:
-            threads = {w: info["nthreads"] for w, info in client.scheduler_info()["workers"].items()}
-            if not threads and not watch:
+            if not workers() and not watch:
                 client.wait_for_workers(1)
-                return dispatch()
-            for task, worker, args in pool.take(threads):
+            for task, worker, args in pool.take(workers()):
                 fut = client.submit(_ops.reported, topic, task.name, task.fn, task.payload, *args,
                                     key=task.name, pure=False, priority=task.priority,
                                     workers=[worker], allow_other_workers=True)
