@@ -298,7 +298,9 @@ class Runner:
         results: list[dict[str, Any] | None] = [None] * len(dag.requests)
         pool = Pool(limit)
         live: dict[str, Wait] = {}  # inner node not finished (in the pool or on a worker)
-        ahead: dict[str, Any] = {}  # node started ahead, unclaimed -> its future once finished
+        ahead = pool.pinned  # nodes started ahead that no request has claimed yet
+        held: dict[str, Any] = {}  # those of them finished -> future
+        shared = collections.ChainMap(live, held)  # what a starting request shares
         claimed: set[str] = set()  # nodes a started request needs
         watch: dict[Any, Pooled] = {}  # future -> its task
         leaf_seconds = [0, 0.0]  # leaves finished, their total seconds
@@ -323,7 +325,6 @@ class Runner:
         heads = iter([k for k in dict.fromkeys(k for r in dag.requests for k in r.path)
                       if not dag.nodes[k].leaf and dag.nodes[k].parents
                       and all(not dag.nodes[p].parents for p in dag.nodes[k].parents)])
-        shared = collections.ChainMap(live, {})  # what requests share: live, then ahead & done
         ac = as_completed(loop=client.loop, raise_errors=False)
 
         def task_name(key: str) -> str:
@@ -334,17 +335,15 @@ class Runner:
             pool.add(task_name(key), _ops.run, node.task, args, node.parents, below[key], key, req)
             live[key] = Wait(key)
             if req is None:
-                ahead[key] = None
-                pool.pinned.add(key)
+                ahead.add(key)
             return live[key]
 
         def claim(keys: list[str]) -> None:
             claimed.update(keys)
             for k in keys:
                 if k in ahead:
-                    del ahead[k]
-                    shared.maps[1].pop(k, None)
-                    pool.pinned.discard(k)
+                    ahead.discard(k)
+                    held.pop(k, None)
                     pool.release(k)
 
         def want_more() -> bool:
@@ -431,10 +430,9 @@ class Runner:
                     self._finish(key, value, fut)
                 if key in ahead:
                     if key in self._cache:  # its requests will find it there
-                        del ahead[key]
-                        pool.pinned.discard(key)
+                        ahead.discard(key)
                     else:
-                        shared.maps[1][key] = fut
+                        held[key] = fut
                 pool.finished(task, fut)
                 return
             pool.finished(task, fut)
