@@ -3,8 +3,9 @@
 Runs one dagreuse search (Unbounded cache) on a fresh local cluster and prints, from Dask's task
 stream: how busy each worker was, its idle gaps, compute seconds per task prefix, and the CPU
 seconds of this process (client and scheduler; with ``--cluster threads`` the in-process worker
-too, and a worker's busy share counts both its threads). The switches reproduce the variants that
-bench/reuse.py's figures were compared against:
+too, and a worker's busy share counts both its threads). The switches turn off Dask's work
+stealing (which may still move a task the Runner sent to a worker) or the grouping of leaves into
+one task, to see what each contributes:
 
     python bench/timeline.py [--workload text|demo] [--cluster processes|threads]
                              [--no-stealing] [--one-leaf-per-task] [--repeat 3]
