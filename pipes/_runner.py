@@ -97,7 +97,7 @@ class Runner:
         What the policy weighs as a result's cost: ``"own"`` compute seconds, or
         ``"recompute"`` — own plus those of its uncached ancestors (DESIGN §5).
     max_in_flight:
-        Runnable tasks kept submitted (see the module docstring); default: twice the cluster's
+        Tasks on the workers at once (see the module docstring); default: twice the cluster's
         threads. ``1`` runs requests strictly one after another.
     """
 
@@ -256,9 +256,10 @@ class Runner:
     def _begin(self, request: Request) -> int:
         return self._trace.request(request.path, configs=request.configs, fold=request.fold)
 
-    def _resolve(self, dag: DAG, req: int, request: Request, compute, root, live=None) -> Any:
-        """Make the leaf of ``request`` available (``cache.resolve``: share, hit or compute)."""
-        return resolve(request.leaf, parents=lambda k: dag.nodes[k].parents,
+    def _resolve(self, dag: DAG, req: int | None, key: str, compute, root, live=None) -> Any:
+        """Make node ``key`` available for request ``req`` (``None``: a node started ahead of
+        its requests), with ``cache.resolve``: share, hit or compute."""
+        return resolve(key, parents=lambda k: dag.nodes[k].parents,
                        leaf=lambda k: dag.nodes[k].leaf, cache=self._cache, compute=compute,
                        mark=lambda ev, k: self._trace.mark(ev, k, req), root=root, live=live)
 
@@ -284,7 +285,7 @@ class Runner:
                 return out
 
             try:
-                results.append(self._resolve(dag, req, request, compute, (dag.X, dag.y)).value)
+                results.append(self._resolve(dag, req, request.leaf, compute, (dag.X, dag.y)).value)
             except _ops.NodeFailed as exc:
                 results.append({"error": str(exc)})
         return results
@@ -367,7 +368,7 @@ class Runner:
                     args = a  # the same for every request of the job: they share the parents
                     return None
 
-                self._resolve(dag, req, request, compute, data, shared)
+                self._resolve(dag, req, request.leaf, compute, data, shared)
                 started.append((i, req))
                 claim(request.path)
             first = dag.requests[job[0]].leaf
@@ -386,9 +387,7 @@ class Runner:
                     return
                 if key in claimed or key in live or key in self._cache:
                     continue
-                resolve(key, parents=lambda k: dag.nodes[k].parents, leaf=lambda k: False,
-                        cache=self._cache, compute=lambda k, a: pool_node(k, a, None),
-                        mark=lambda ev, k: self._trace.mark(ev, k), root=data, live=shared)
+                self._resolve(dag, None, key, lambda k, a: pool_node(k, a, None), data, shared)
 
         seen: list[Any] = [-math.inf, {}]  # when the workers were read; worker -> threads
 
