@@ -53,6 +53,7 @@ class Pooled:
     seq: int
     node: str | None = None
     info: Any = None
+    leaves: Any = None  # the Runner's, for leaves fused into an inner node's task
     worker: str | None = None
     waits: list[str] = field(init=False)
 
@@ -84,6 +85,10 @@ class Pool:
         self._needs.update(task.waits)
         self.tasks.append(task)
         return task
+
+    def unsent(self, node: str) -> Pooled | None:
+        """The task here that computes ``node``, if it has not been sent yet."""
+        return next((t for t in self.tasks if t.node == node), None)
 
     def is_ready(self, task: Pooled) -> bool:
         return all(k in self.done for k in task.waits)

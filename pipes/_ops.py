@@ -61,6 +61,7 @@ class Output:
     value: Any
     seconds: float
     nbytes: int
+    leaves: list | None = None  # what run_fused's leaves returned
 
 
 @dask_sizeof.register(Output)
@@ -147,10 +148,22 @@ def run_leaves(tasks: list[Task], *parents: Any) -> list[Output | NodeFailed]:
     return outs
 
 
+def run_fused(tasks: tuple[Task, list[Task]], *parents: Any) -> Output:
+    """A node, then leaves that read only it, as one task: the node's :class:`Output` (what
+    other tasks read) carries the leaves' outputs, each leaf failing on its own."""
+    node, leaves = tasks
+    out = run(node, *parents)
+    out.leaves = run_leaves(leaves, out)
+    return out
+
+
 def summary(result: Output | list[Output | NodeFailed]) -> Any:
     """The small part of a task's result the client needs, as plain data: ``[seconds, nbytes]``
-    of a node; for a group of leaves, ``[seconds, value]`` or the error text of each."""
+    of a node (and its fused leaves' summary); for a group of leaves, ``[seconds, value]`` or
+    the error text of each."""
     if isinstance(result, Output):
+        if result.leaves is not None:
+            return [result.seconds, result.nbytes, summary(result.leaves)]
         return [result.seconds, result.nbytes]
     return [str(r) if isinstance(r, NodeFailed) else [r.seconds, r.value] for r in result]
 

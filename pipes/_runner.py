@@ -42,8 +42,11 @@ Consecutive requests whose leaves share their parents start together and their l
 Dask task (each leaf still timed, traced and failing on its own), sized to about
 ``LEAF_TASK_SECONDS`` of the leaf work measured so far; until a leaf has been measured, the
 siblings are spread over ``max_in_flight`` tasks, and with ``max_in_flight=1`` every leaf is its
-own task. The input data is scattered to every worker, so the fold splits start wherever there is
-room.
+own task. When such a task holds every child of a node that is still in the pool, it is *fused*
+into that node's task (``_ops.run_fused``): one Dask task less per such node, and the leaves read
+their parent's data where it was made (interleaved runs of the bench workloads, fused against
+not: text walls 6% lower, median of 28 pairs, 22 of them lower; demo 3.5% lower, 5 pairs of 5).
+The input data is scattered to every worker, so the fold splits start wherever there is room.
 """
 
 from __future__ import annotations
@@ -373,8 +376,14 @@ class Runner:
                 claim(request.path)
             first = dag.requests[job[0]].leaf
             tasks = [dag.nodes[dag.requests[i].leaf].task for i in job]
-            pool.add(task_name(first), _ops.run_leaves, tasks, args, dag.nodes[first].parents, 0,
-                     info=started)
+            parents = dag.nodes[first].parents
+            host = pool.unsent(parents[0]) if len(parents) == 1 else None
+            if (host is not None and host.leaves is None
+                    and len(job) == len(dag.nodes[parents[0]].children)):
+                # every child of a node not sent yet: they run in its task (module docstring)
+                host.fn, host.payload, host.leaves = _ops.run_fused, (host.payload, tasks), started
+            else:
+                pool.add(task_name(first), _ops.run_leaves, tasks, args, parents, 0, info=started)
             return True
 
         def look_ahead() -> None:
@@ -420,24 +429,29 @@ class Runner:
             failed = fut.status == "error"
             error = str(fut.exception()) if failed else None
             value = None if failed else summary(fut)
-            if task.node is not None:
-                key, req = task.node, task.info
-                del live[key]
-                if failed:
-                    self._trace.mark("fail", key, req, error=error)
-                else:
-                    self._finish(key, value, fut)
-                if key in ahead:
-                    if key in self._cache:  # its requests will find it there
-                        ahead.discard(key)
-                    else:
-                        held[key] = fut
+            if task.node is None:
                 pool.finished(task, fut)
+                leaves_done(task.info, error, value)
                 return
+            key, req = task.node, task.info
+            del live[key]
+            if failed:
+                self._trace.mark("fail", key, req, error=error)
+            else:
+                self._finish(key, value[:2], fut)
+            if key in ahead:
+                if key in self._cache:  # its requests will find it there
+                    ahead.discard(key)
+                else:
+                    held[key] = fut
             pool.finished(task, fut)
-            for j, (i, r) in enumerate(task.info):
+            if task.leaves is not None:
+                leaves_done(task.leaves, error, None if failed else value[2])
+
+        def leaves_done(started: list, error: str | None, value: Any) -> None:
+            for j, (i, r) in enumerate(started):
                 leaf = dag.requests[i].leaf
-                out = error if failed else value[j]
+                out = error if value is None else value[j]
                 if isinstance(out, str):
                     results[i] = {"error": out}
                     if _ops.failed_at(out, dag.nodes[leaf].stage):

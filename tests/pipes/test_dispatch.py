@@ -73,3 +73,11 @@ def test_a_finished_node_is_kept_while_needed_or_pinned():
     pool.pinned.discard("p")
     pool.release("p")
     assert "p" not in pool.done
+
+
+def test_unsent_finds_a_node_until_it_is_sent():
+    pool = Pool(limit=1)
+    task = add(pool, "vec", node="v")
+    assert pool.unsent("v") is task and pool.unsent("other") is None
+    list(pool.take(TWO))
+    assert pool.unsent("v") is None

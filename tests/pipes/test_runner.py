@@ -231,6 +231,29 @@ def test_failing_leaf_fails_only_itself_when_leaves_share_a_task(data, client):
     assert profile.trace.count("fail") == 3 * 3
 
 
+def test_a_node_and_all_its_leaves_run_as_one_task(data, client):
+    # one classifier per reduce node, and reduce is not a first stage (those start ahead): each
+    # leaf group holds every child of a node still in the pool, so it runs in that node's task
+    X, y = data
+    pipe = Pipeline([("scale", StandardScaler()),
+                     ("reduce", Exploding(), {"n_components": space.randint(2, 8)}),
+                     ("clf", LogisticRegression(max_iter=500), {"C": space.loguniform(0.1, 10)})])
+    cfgs = [{"scale": ("StandardScaler", {}), "reduce": ("Exploding", {"n_components": k}),
+             "clf": ("LogisticRegression", {"C": 1.0})} for k in (3, 4, 5)]
+    dag = merge(pipe, cfgs, X, y, cv=3)
+    with Runner(Unbounded(), scheduler="sync") as runner:
+        oracle, want = execute(runner, dag)
+    with get_task_stream(client=client) as tasks, Runner(Unbounded(), client=client) as runner:
+        results, profile = execute(runner, dag)
+    assert not [t for t in tasks.data if t["key"].startswith("clf-")]  # all in reduce tasks
+    strip = [{k: v for k, v in r.items() if k not in ("fit_time", "score_time")} for r in oracle]
+    assert strip == [{k: v for k, v in r.items() if k not in ("fit_time", "score_time")}
+                     for r in results]
+    assert sum("error" in r for r in results) == 3  # k=4 fails its leaf on every fold, once
+    assert profile.trace.count("fail") == want.trace.count("fail") == 3
+    assert profile.n_computed == want.n_computed
+
+
 def test_jobs_group_consecutive_leaves_of_one_parent(data):
     X, y = data
     pipe = Pipeline([("reduce", PCA(), {"n_components": space.randint(2, 8)}),
