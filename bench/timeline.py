@@ -1,7 +1,8 @@
 """Where does a dagreuse run's wall time go? One search, timed task by task.
 
 Runs one dagreuse search (Unbounded cache) on a fresh local cluster and prints, from Dask's task
-stream: how busy each worker was, its idle gaps, compute seconds per task prefix, and the CPU
+stream: how busy each worker was, its idle gaps, compute seconds per task prefix (a node's stage;
+leaves fused into their node's task count under that stage), and the CPU
 seconds of this process (client and scheduler; with ``--cluster threads`` the in-process worker
 too, and a worker's busy share counts both its threads). The switches turn off Dask's work
 stealing (which may still move a task the Runner sent to a worker) or the grouping of leaves into
