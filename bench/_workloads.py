@@ -21,7 +21,7 @@ from sklearn.feature_selection import SelectPercentile, chi2
 from sklearn.linear_model import SGDClassifier
 from sklearn.naive_bayes import ComplementNB
 
-from dagreuse.pipes import Pipeline, space
+from dagreuse.pipes import Pipeline, retain_freed_memory, space
 
 __all__ = ["TEXT_BRANCHING", "cluster_of", "text_corpus", "text_pipeline"]
 
@@ -73,9 +73,12 @@ def text_pipeline() -> Pipeline:
 @contextlib.contextmanager
 def cluster_of(kind: str) -> Iterator[Client]:
     """2 cores either way: one worker with 2 threads ("threads"), or 2 single-thread worker
-    processes ("processes"); Dask's default configuration otherwise."""
+    processes ("processes"); Dask's default configuration otherwise. The workers keep freed
+    memory (``retain_freed_memory``), as a Runner's own cluster does, for every contender run
+    on it: the comparison measures reuse, not the allocator."""
     threads = kind == "threads"
     with LocalCluster(n_workers=1 if threads else 2, threads_per_worker=2 if threads else 1,
                       processes=not threads, dashboard_address=None,
-                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client, \
+            retain_freed_memory(client):
         yield client

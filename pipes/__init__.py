@@ -10,6 +10,7 @@ from . import space
 from ._dag import DAG, Node, Request, Step, assemble, merge
 from ._evaluation import check_data, resolve_cv, resolve_scoring
 from ._keys import KeyingError, canonical, data_token, token
+from ._memory import retain_freed_memory
 from ._pipeline import Config, Pipeline
 from ._profile import Profile
 from ._runner import Runner
@@ -33,6 +34,7 @@ __all__ = [
     "merge_estimators",
     "resolve_cv",
     "resolve_scoring",
+    "retain_freed_memory",
     "sklearn_steps",
     "space",
     "token",

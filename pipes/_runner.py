@@ -52,6 +52,7 @@ The input data is scattered to every worker, so the fold splits start wherever t
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import logging
 import math
@@ -66,6 +67,7 @@ from dagreuse.cache import COSTS, Cache, Policy, Trace, WReciprocal, resolve
 from . import _ops
 from ._dag import DAG, Request
 from ._dispatch import Pool, Pooled, Wait
+from ._memory import retain_freed_memory
 
 __all__ = ["Runner"]
 
@@ -95,7 +97,10 @@ class Runner:
         close it.
     n_workers, threads_per_worker, processes:
         For the local cluster the Runner starts when no client is given. Default: one
-        in-process worker with a thread per core.
+        in-process worker with a thread per core. While the Runner is open, the processes it
+        computes in (its own cluster's, or this one with ``scheduler="sync"``) keep the memory
+        nodes free for the next nodes (:func:`retain_freed_memory`); a given client's cluster
+        is left as it is.
     cost:
         What the policy weighs as a result's cost: ``"own"`` compute seconds, or
         ``"recompute"`` — own plus those of its uncached ancestors (DESIGN §5).
@@ -152,7 +157,7 @@ class Runner:
         self.cost = cost
         self.client = client
         self._own_cluster = None
-        self._blas_limits = None
+        self._held: contextlib.ExitStack | None = None  # BLAS limits, retained memory
         self._cache: Cache | None = None
         self._trace: Trace | None = None
         self._ids = itertools.count()
@@ -167,9 +172,13 @@ class Runner:
 
     def start(self) -> Runner:
         """Start the local cluster (when needed) and the cache; idempotent."""
+        if self.scheduler == "sync" and self._held is None:
+            self._held = contextlib.ExitStack()
+            self._held.enter_context(retain_freed_memory())
         if self.scheduler == "distributed" and self.client is None:
             from distributed import Client, LocalCluster
 
+            self._held = contextlib.ExitStack()
             cores = os.cpu_count() or 1
             n = self.n_workers or (1 if not self.processes else min(cores, 2))
             threads = self.threads_per_worker or max(1, cores // n)
@@ -178,12 +187,14 @@ class Runner:
                 # otherwise every thread's numpy calls compete for the same cores.
                 from threadpoolctl import threadpool_limits
 
-                self._blas_limits = threadpool_limits(1)
+                self._held.enter_context(threadpool_limits(1))
             self._own_cluster = LocalCluster(
                 n_workers=n, threads_per_worker=threads, processes=self.processes,
                 dashboard_address=None, silence_logs=logging.ERROR,
             )
             self.client = Client(self._own_cluster, set_as_default=False)
+            # the processes are the Runner's: they keep freed memory for the next nodes
+            self._held.enter_context(retain_freed_memory(self.client))
         if self._cache is None:
             policy = self.policy or WReciprocal(self._default_capacity())
             self._cache = Cache(policy, on_evict=self._on_evict, cost=self.cost)
@@ -193,14 +204,14 @@ class Runner:
         """Drop cached results and close the cluster this Runner started (not a given client)."""
         if self._cache is not None:
             self._cache.clear()
+        if self._held is not None:
+            self._held.close()
+            self._held = None
         if self._own_cluster is not None:
             self.client.close()
             self._own_cluster.close()
             self._own_cluster = None
             self.client = None
-        if self._blas_limits is not None:
-            self._blas_limits.restore_original_limits()
-            self._blas_limits = None
 
     @property
     def cache(self) -> Cache:
