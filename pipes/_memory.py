@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import platform
 import threading
@@ -42,6 +43,7 @@ _lock = threading.Lock()
 _count = 0
 
 
+@functools.cache
 def _libc() -> Any:
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return None
@@ -63,8 +65,13 @@ def _restored() -> dict[int, int]:
     thresholds cannot be switched back on; the values they reach once a program frees a 32 MiB
     array (numpy code does) stand in: mmap 32 MiB, trim twice that, the default top pad."""
     if any(name in os.environ for name in _ENV.values()):
-        return {p: int(os.environ.get(name, _GLIBC_DEFAULT)) for p, name in _ENV.items()}
+        return {p: _env_int(name) for p, name in _ENV.items()}
     return {M_MMAP_THRESHOLD: 32 * _MiB, M_TRIM_THRESHOLD: 64 * _MiB, M_TOP_PAD: _GLIBC_DEFAULT}
+
+
+def _env_int(name: str) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value.isdigit() else _GLIBC_DEFAULT  # glibc ignores what is no number
 
 
 def retained() -> int:
