@@ -25,6 +25,7 @@ import functools
 import os
 import platform
 import threading
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -113,9 +114,11 @@ def _plugin() -> Any:
 
     class RetainFreedMemory(WorkerPlugin):
         """retain() on every worker of the cluster, now and when one joins; release() when the
-        worker closes or the plugin is unregistered."""
+        worker closes or the plugin is unregistered. A name of its own, so that nested blocks on
+        one cluster do not replace each other's plugin."""
 
-        name = "dagreuse-retain-freed-memory"
+        def __init__(self) -> None:
+            self.name = f"dagreuse-retain-freed-memory-{uuid.uuid4().hex}"
 
         def setup(self, worker: Any) -> None:
             retain()

@@ -76,4 +76,7 @@ def test_runner_holds_only_where_it_owns_the_processes(data, client, log):
     assert retained() == start
     with retain_freed_memory(client):
         assert retained() == start + 1  # the session cluster's worker runs in this process
+        with retain_freed_memory(client):  # nested on one cluster: each block counts
+            assert retained() == start + 2
+        assert retained() == start + 1
     assert retained() == start
