@@ -3,8 +3,8 @@
 Why: glibc gives a worker thread's freed memory back to the OS as soon as one of its arena's
 64 MiB heaps is empty, and the next allocation faults those pages in again, zeroed by the
 kernel. dagreuse keeps intermediate results alive between nodes, so a worker's heaps fill and
-empty all through a run: on the demo's workload that was 150-430 thousand page faults per run
-where the independent loop, which holds nothing, settled at about 2 thousand, and about 9% of
+empty all through a run: on the demo's workload that was 90-430 thousand page faults per run
+where the independent loop, which holds nothing, settled at about 2 thousand, and 5-9% of
 dagreuse's wall (README, *Where it runs*). Dask's worker processes fare worse: the nanny
 sets ``MALLOC_TRIM_THRESHOLD_=65536``, which also stops glibc from raising its mmap threshold,
 so every array over 128 KiB is a fresh mapping.
