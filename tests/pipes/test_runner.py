@@ -281,6 +281,27 @@ def test_cache_is_reused_across_executions(data, log, make_runner):
     assert profile.cache_stats["hits"] > 0
 
 
+
+def test_data_is_sent_once_per_runner_and_dataset(data, client, monkeypatch):
+    X, y = data
+    sent = []
+    scatter = client.scatter
+    monkeypatch.setattr(client, "scatter", lambda d, **kw: sent.append(d) or scatter(d, **kw))
+    pipe = Pipeline([("clf", LogisticRegression(max_iter=200), {"C": space.choice([0.1, 1.0])})])
+
+    def batch(c, n=None):
+        return merge(pipe, [{"clf": ("LogisticRegression", {"C": c})}], X[:n], y[:n], cv=3)
+
+    with Runner(Unbounded(), client=client) as runner:
+        first = runner.execute(batch(0.1))
+        runner.execute(batch(1.0))
+        assert len(sent) == 1  # the second batch found the data on the workers
+        runner.execute(batch(1.0, n=150))
+        assert len(sent) == 2  # another dataset is sent
+    assert runner._data is None  # closing lets Dask free it
+    with Runner(Unbounded(), scheduler="sync") as oracle:
+        assert untimed(first) == untimed(oracle.execute(batch(0.1)))
+
 @pytest.mark.slow
 def test_multiprocess_cluster_computes_every_unique_node_once(data, log):
     X, y = data
