@@ -5,7 +5,7 @@ Why: glibc gives a worker thread's freed memory back to the OS as soon as one of
 kernel. dagreuse keeps intermediate results alive between nodes, so a worker's heaps fill and
 empty all through a run: on the demo's workload that was 90-430 thousand page faults per run
 where the independent loop, which holds nothing, settled at about 2 thousand, and 5-9% of
-dagreuse's wall (README, *Where it runs*). Dask's worker processes fare worse: the nanny
+dagreuse's wall (bench/NOTES.md). Dask's worker processes fare worse: the nanny
 sets ``MALLOC_TRIM_THRESHOLD_=65536``, which also stops glibc from raising its mmap threshold,
 so every array over 128 KiB is a fresh mapping.
 
