@@ -281,7 +281,6 @@ def test_cache_is_reused_across_executions(data, log, make_runner):
     assert profile.cache_stats["hits"] > 0
 
 
-
 def test_data_is_sent_once_per_runner_and_dataset(data, client, monkeypatch):
     X, y = data
     sent = []
@@ -301,6 +300,7 @@ def test_data_is_sent_once_per_runner_and_dataset(data, client, monkeypatch):
     assert runner._data is None  # closing lets Dask free it
     with Runner(Unbounded(), scheduler="sync") as oracle:
         assert untimed(first) == untimed(oracle.execute(batch(0.1)))
+
 
 @pytest.mark.slow
 def test_multiprocess_cluster_computes_every_unique_node_once(data, log):
