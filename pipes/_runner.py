@@ -162,7 +162,11 @@ class Runner:
         self._cache: Cache | None = None
         self._trace: Trace | None = None
         self._data: tuple[str, Any] | None = None  # (data key, its scattered future)
+        # Dask keys are global to a scheduler: a token of this Runner's keeps its task names
+        # apart from another Runner's (or client's) tasks for the same nodes, which Dask would
+        # otherwise take for the same task and answer with that one's result
         self._ids = itertools.count()
+        self._token = uuid.uuid4().hex[:8]
 
     # -- life cycle ---------------------------------------------------------------------------
     def __enter__(self) -> Runner:
@@ -355,7 +359,7 @@ class Runner:
         ac = as_completed(loop=client.loop, raise_errors=False)
 
         def task_name(key: str) -> str:
-            return f"{dag.nodes[key].stage}-{key[:10]}-{next(self._ids)}"
+            return f"{dag.nodes[key].stage}-{key[:10]}-{self._token}-{next(self._ids)}"
 
         def pool_node(key: str, args: list, req: int | None) -> Wait:
             node = dag.nodes[key]

@@ -302,6 +302,30 @@ def test_data_is_sent_once_per_runner_and_dataset(data, client, monkeypatch):
         assert untimed(first) == untimed(oracle.execute(batch(0.1)))
 
 
+
+def test_runners_sharing_a_cluster_never_share_a_task(data, client, log, monkeypatch):
+    """Dask keys are global to the scheduler: two Runners computing the same nodes (the first
+    still holding its results) must not take each other's tasks, whose fused leaves differ."""
+    X, y = data
+    keys: list[list[str]] = []
+    submit = client.submit
+    monkeypatch.setattr(client, "submit", lambda *a, **kw: keys[-1].append(kw.get("key"))
+                        or submit(*a, **kw))
+
+    def dag(cs):
+        return merge(counted_pipeline(log), [c for c in configs(cs=cs) if c["scale"][0] == "std"],
+                     X, y, cv=3)
+
+    first, second = dag((0.01, 0.1)), dag((1.0, 10.0))
+    with Runner(Unbounded(), client=client) as r1, Runner(Unbounded(), client=client) as r2:
+        keys.append([])
+        r1.execute(first)
+        keys.append([])
+        got = r2.execute(second)
+    assert not set(keys[0]) & set(keys[1]) - {None}
+    with Runner(Unbounded(), scheduler="sync") as oracle:
+        assert untimed(got) == untimed(oracle.execute(second))
+
 @pytest.mark.slow
 def test_multiprocess_cluster_computes_every_unique_node_once(data, log):
     X, y = data
