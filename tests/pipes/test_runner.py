@@ -302,7 +302,6 @@ def test_data_is_sent_once_per_runner_and_dataset(data, client, monkeypatch):
         assert untimed(first) == untimed(oracle.execute(batch(0.1)))
 
 
-
 def test_runners_sharing_a_cluster_never_share_a_task(data, client, log, monkeypatch):
     """Dask keys are global to the scheduler: two Runners computing the same nodes (the first
     still holding its results) must not take each other's tasks, whose fused leaves differ."""
@@ -322,9 +321,10 @@ def test_runners_sharing_a_cluster_never_share_a_task(data, client, log, monkeyp
         r1.execute(first)
         keys.append([])
         got = r2.execute(second)
-    assert not set(keys[0]) & set(keys[1]) - {None}
+    assert not (set(keys[0]) & set(keys[1])) - {None}  # None: fetches keyed by Dask
     with Runner(Unbounded(), scheduler="sync") as oracle:
         assert untimed(got) == untimed(oracle.execute(second))
+
 
 @pytest.mark.slow
 def test_multiprocess_cluster_computes_every_unique_node_once(data, log):
