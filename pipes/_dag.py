@@ -173,6 +173,7 @@ def assemble(
     root = data_token(X, y)
     nodes: dict[str, Node] = {}
     leaf_configs: dict[str, list[int]] = {}
+    keyed: dict[tuple, str] = {}  # (parent key, id of a Step, is leaf) -> node key
 
     def add(key: str, node: Node) -> None:
         if key not in nodes:
@@ -194,8 +195,11 @@ def assemble(
                 add(key, Node(key, step.stage, parents, f, Task(
                     "union", step.stage, step.label, (order, step.operator))))
             else:
-                key = token(parent, step.stage, step.desc, score_key if last else None,
-                            return_train_score if last else None)
+                # candidates share their prefixes: key each (parent, step) once, not per path
+                memo = (parent, id(step), last)
+                key = keyed.get(memo) or keyed.setdefault(memo, token(
+                    parent, step.stage, step.desc, score_key if last else None,
+                    return_train_score if last else None))
                 if key not in nodes:
                     task = Task("leaf" if last else step.kind, step.stage, step.label,
                                 step.operator, step.params, scorers if last else None,
