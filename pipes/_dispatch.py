@@ -62,10 +62,15 @@ class Pooled:
 
 
 class Pool:
-    """Tasks waiting for their parents or for room on a worker (see the module docstring)."""
+    """Tasks waiting for their parents or for room on a worker (see the module docstring).
 
-    def __init__(self, limit: int):
+    ``prepare(task)`` is called with each task chosen, before it is sent: the owner may still
+    reshape it from what it has learnt since adding it — send part of it and :meth:`add` the
+    rest, or fold tasks still here into it (:meth:`remove` them)."""
+
+    def __init__(self, limit: int, prepare: Callable[[Pooled], None] | None = None):
         self.limit = limit
+        self.prepare = prepare
         self.tasks: list[Pooled] = []  # in the order they were added
         self.done: dict[str, Any] = {}  # finished node -> its future, while a task here needs it
         self.pinned: set[str] = set()  # finished nodes kept in ``done`` even when none needs them
@@ -86,9 +91,12 @@ class Pool:
         self.tasks.append(task)
         return task
 
-    def unsent(self, node: str) -> Pooled | None:
-        """The task here that computes ``node``, if it has not been sent yet."""
-        return next((t for t in self.tasks if t.node == node), None)
+    def remove(self, task: Pooled) -> None:
+        """Take ``task`` out unsent (folded into another task, which now does its work)."""
+        self.tasks.remove(task)
+        for k in task.waits:
+            self._needs[k] -= 1
+            self.release(k)
 
     def is_ready(self, task: Pooled) -> bool:
         return all(k in self.done for k in task.waits)
@@ -108,6 +116,8 @@ class Pool:
             worker = min(room, key=lambda w: self.busy[w] / threads[w])
             task = max(ready, key=lambda t: (
                 t.priority, sum(self.where.get(p) == worker for p in t.parents), -t.seq))
+            if self.prepare is not None:
+                self.prepare(task)
             self.tasks.remove(task)
             args = [self.done[a.key] if isinstance(a, Wait) else a for a in task.args]
             task.worker = worker

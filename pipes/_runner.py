@@ -42,10 +42,15 @@ Consecutive requests whose leaves share their parents start together and their l
 Dask task (each leaf still timed, traced and failing on its own), sized to about
 ``LEAF_TASK_SECONDS`` of the leaf work measured so far; until a leaf has been measured, the
 siblings are spread over ``max_in_flight`` tasks, and with ``max_in_flight=1`` every leaf is its
-own task. When such a task holds every child of a node that is still in the pool, it is *fused*
-into that node's task (``_ops.run_fused``): one Dask task less per such node, and the leaves read
-their parent's data where it was made (interleaved runs of the bench workloads, fused against
-not: text walls 6% lower, median of 28 pairs, 22 of them lower; demo 3.5% lower, 5 pairs of 5).
+own task. When such a group holds every child of a node, it is *fused* into that node's task
+(``_ops.run_fused``): one Dask task less per such node, and the leaves read their parent's data
+where it was made (interleaved runs of the bench workloads, fused against not: text walls 6%
+lower, median of 28 pairs, 22 of them lower; demo 3.5% lower, 5 pairs of 5). Both are decided
+when a task is sent (``reshape``), not when its requests start: requests start well ahead of
+their leaves' parents, mostly before any leaf has been measured, and deciding then made 42 of
+the text workload's 81 tasks leaf groups too small to fuse. Decided at sending: 52-53 tasks,
+and the runner overhead of bench/reuse.py 1.8 against 2.5 ms per node (medians of 10 runs a
+side, processes alternated; 0.9 against 1.4 ms beyond the nodes' compute).
 The input data is scattered to every worker, so the fold splits start wherever there is room;
 it stays there until the Runner closes, so later executions on the same data do not resend it.
 """
@@ -60,7 +65,7 @@ import math
 import os
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from dagreuse.cache import COSTS, Cache, Policy, Trace, WReciprocal, resolve
@@ -327,7 +332,7 @@ class Runner:
         limit = self.max_in_flight or 2 * self.n_threads
         data = self._scattered(dag)
         results: list[dict[str, Any] | None] = [None] * len(dag.requests)
-        pool = Pool(limit)
+        pool = Pool(limit, prepare=lambda task: reshape(task))
         live: dict[str, Wait] = {}  # inner node not finished (in the pool or on a worker)
         ahead = pool.pinned  # nodes started ahead that no request has claimed yet
         held: dict[str, Any] = {}  # those of them finished -> future
@@ -345,7 +350,8 @@ class Runner:
             k = round(LEAF_TASK_SECONDS * n / max(total, 1e-9)) if n else -(-siblings // limit)
             return max(1, min(MAX_LEAVES_PER_TASK, k))
 
-        jobs = _jobs(dag, most)
+        jobs = _jobs(dag, 1 if limit == 1 else MAX_LEAVES_PER_TASK)
+        whole: dict[str, Pooled] = {}  # node -> the leaf group here that holds all its children
         # What each task's worker reports (``_ops.reported``): a node's cost, a leaf's scores
         topic = f"dagreuse-{uuid.uuid4().hex}"
         reports: dict[str, Any] = {}
@@ -404,14 +410,32 @@ class Runner:
             first = dag.requests[job[0]].leaf
             tasks = [dag.nodes[dag.requests[i].leaf].task for i in job]
             parents = dag.nodes[first].parents
-            host = pool.unsent(parents[0]) if len(parents) == 1 else None
-            if (host is not None and host.leaves is None
-                    and len(job) == len(dag.nodes[parents[0]].children)):
-                # every child of a node not sent yet: they run in its task (module docstring)
-                host.fn, host.payload, host.leaves = _ops.run_fused, (host.payload, tasks), started
-            else:
-                pool.add(task_name(first), _ops.run_leaves, tasks, args, parents, 0, info=started)
+            group = pool.add(task_name(first), _ops.run_leaves, tasks, args, parents, 0,
+                             info=started)
+            if len(parents) == 1 and len(job) == len(dag.nodes[parents[0]].children):
+                whole[parents[0]] = group
             return True
+
+        def reshape(task: Pooled) -> None:
+            """Size a task as it is sent, from the leaves measured by then: a group of leaves
+            sends ``most`` of them and leaves the rest in the pool; a node whose children are
+            all in one group that fits in a task takes them into its own (module docstring)."""
+            if task.node is None:
+                n, per = len(task.payload), most(len(dag.nodes[task.parents[0]].children))
+                k = -(-n // -(-n // per))  # n split evenly into tasks of at most ``per``
+                if k < n:
+                    rest = pool.add(task_name(dag.requests[task.info[k][0]].leaf),
+                                    _ops.run_leaves, task.payload[k:], task.args, task.parents, 0,
+                                    info=task.info[k:])
+                    rest.seq = task.seq  # the siblings stay next in line
+                    task.payload, task.info = task.payload[:k], task.info[:k]
+                return
+            group = whole.pop(task.node, None)
+            if group is not None and group in pool.tasks and most(len(group.payload)) >= len(
+                    group.payload):
+                pool.remove(group)
+                task.fn, task.payload = _ops.run_fused, (task.payload, group.payload)
+                task.leaves = group.info
 
         def look_ahead() -> None:
             """Put the next first-stage nodes no request has reached into the pool, up to
@@ -515,19 +539,16 @@ class Runner:
         return f"Runner(cache={self.policy!r}, {where})"
 
 
-def _jobs(dag: DAG, most: Callable[[int], int]) -> Iterator[list[int]]:
-    """Request indices in order, one list per Dask task: consecutive requests whose leaves share
-    their parents go together, split evenly into tasks of at most ``most(siblings)`` (asked as
-    each job is taken, so it follows what has been measured by then)."""
+def _jobs(dag: DAG, most: int) -> Iterator[list[int]]:
+    """Request indices in order, one list per group started together: consecutive requests
+    whose leaves share their parents, split evenly into groups of at most ``most``."""
     i, n = 0, len(dag.requests)
     while i < n:
         parents = dag.nodes[dag.requests[i].leaf].parents
         end = i + 1
         while end < n and dag.nodes[dag.requests[end].leaf].parents == parents:
             end += 1
-        siblings = end - i
         while i < end:
-            tasks = -(-(end - i) // most(siblings))
-            k = -(-(end - i) // tasks)
+            k = -(-(end - i) // -(-(end - i) // most))
             yield list(range(i, i + k))
             i += k

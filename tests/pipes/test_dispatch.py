@@ -75,9 +75,28 @@ def test_a_finished_node_is_kept_while_needed_or_pinned():
     assert "p" not in pool.done
 
 
-def test_unsent_finds_a_node_until_it_is_sent():
-    pool = Pool(limit=1)
-    task = add(pool, "vec", node="v")
-    assert pool.unsent("v") is task and pool.unsent("other") is None
-    list(pool.take(TWO))
-    assert pool.unsent("v") is None
+def test_prepare_reshapes_the_chosen_task_before_it_is_sent():
+    def prepare(task):
+        if task.name == "group":  # send one leaf now, leave the other for later
+            task.payload = ["leaf 1"]
+            pool.add("rest", None, ["leaf 2"], [Wait("v")], ["v"], 0)
+        elif task.name == "vec":  # take the pooled group into the node's own task
+            pool.remove(other)
+            task.payload = ["vec", "leaf 3"]
+
+    pool = Pool(limit=4, prepare=prepare)
+    vec = add(pool, "vec", node="v")
+    other = add(pool, "other", waits=["v"])
+    [(task, _, _)] = list(pool.take({"a": 1}))
+    assert task is vec and task.payload == ["vec", "leaf 3"] and other not in pool.tasks
+    pool.finished(vec, "future of v")
+    assert "v" not in pool.done  # the folded task no longer needs it
+
+    pool = Pool(limit=4, prepare=prepare)
+    add(pool, "v's task", node="v")
+    [(parent, _, _)] = list(pool.take({"a": 1}))
+    pool.add("group", None, ["leaf 1", "leaf 2"], [Wait("v")], ["v"], 0)
+    pool.finished(parent, "future of v")
+    sent = list(pool.take({"a": 1}))
+    assert [(t.name, t.payload, args) for t, _, args in sent] == [
+        ("group", ["leaf 1"], ["future of v"]), ("rest", ["leaf 2"], ["future of v"])]
