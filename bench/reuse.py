@@ -15,7 +15,17 @@ Prints wall seconds, computed node counts, measured speedup (independent wall / 
 and ``profile.ideal_speedup``; then the Runner's overhead per node on trivial operators.
 Writes bench/out/reuse.json.
 
-    python bench/reuse.py [--quick] [--repeat 3] [--cluster auto|threads|processes]
+The contenders are interleaved finely, because this machine's speed drifts by 10-20% over tens
+of seconds (bench/NOTES.md): each of ``--rounds`` rounds evaluates a strided 1/rounds share of the
+candidates independently, then runs the whole dagreuse search once per cache. The independent
+wall is the sum of its shares, dagreuse's wall and ideal the mean of its runs: both sample the
+same minutes, and neither is a best-of. One continuous loop would start the cluster once (ship
+the data, reach the threads) and drain it once (threads done while the last tasks run); each
+share does both, so the independent wall counts the first share's start and the last one's
+drain only: each measured per thread from when its first task started and its last one ended,
+and printed.
+
+    python bench/reuse.py [--quick] [--rounds 6] [--cluster auto|threads|processes]
 """
 
 from __future__ import annotations
@@ -26,9 +36,11 @@ import logging
 import os
 import pathlib
 import sys
+import threading
 import time
 
 import numpy as np
+from distributed import get_worker
 from sklearn.base import clone
 from sklearn.dummy import DummyClassifier
 from sklearn.metrics import get_scorer
@@ -47,22 +59,38 @@ OUT = pathlib.Path(__file__).parent / "out"
 def _fit_score(estimator, X, y, train, test, scoring):
     from sklearn.utils import _safe_indexing
 
-    t0 = time.perf_counter()
+    start, t0 = time.time(), time.perf_counter()  # time.time: the workers share this clock
     est = clone(estimator).fit(_safe_indexing(X, train), y[train])
-    return get_scorer(scoring)(est, _safe_indexing(X, test), y[test]), time.perf_counter() - t0
+    score = get_scorer(scoring)(est, _safe_indexing(X, test), y[test])
+    thread = (get_worker().address, threading.get_ident())
+    return score, time.perf_counter() - t0, (thread, start, time.time())
 
 
 def independent(client, pipe, configs, X, y, folds, scoring):
-    """Every (candidate, fold) on its own, as scikit-learn would, on the same cluster."""
-    t0 = time.perf_counter()  # shipping the data counts, as it does in dagreuse's run()
+    """Every (candidate, fold) on its own, as scikit-learn would, on the same cluster. Returns
+    the wall, the scores, the compute seconds, and how much of the wall the cluster spent
+    *starting* (shipping the data, the first tasks reaching the threads) and *draining* (threads
+    done while the last tasks ran): per thread, wall-seconds idle before its first task and
+    after its last, summed over the threads and divided by their number."""
+    epoch, t0 = time.time(), time.perf_counter()  # shipping the data counts, as in dagreuse's run
     [Xf, yf] = client.scatter([X, y], broadcast=True, hash=False)
     futures = [client.submit(_fit_score, pipe.build(c), Xf, yf, tr, te, scoring, pure=False)
                for c in configs for tr, te in folds]
-    scores, seconds = zip(*client.gather(futures), strict=True)
-    return time.perf_counter() - t0, list(scores), sum(seconds)
+    scores, seconds, spans = zip(*client.gather(futures), strict=True)
+    wall = time.perf_counter() - t0
+    first = dict(sorted(((t, a) for t, a, _ in spans), reverse=True))  # thread -> first start
+    last = dict(sorted((t, b) for t, _, b in spans))  # thread -> last end
+    threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
+    start = sum(a - epoch for a in first.values()) / threads
+    drain = sum(max(last.values()) - b for b in last.values()) / threads
+    return wall, list(scores), sum(seconds), start, drain
 
 
-def workload(name, client, pipe, branching, X, y, cv=3, scoring="accuracy", save=None, repeat=1):
+def workload(name, client, pipe, branching, X, y, cv=3, scoring="accuracy", save=None, rounds=6):
+    """Both contenders in ``rounds`` interleaved rounds: each round evaluates a 1/rounds share of
+    the candidates independently (strided, so every share has the same mix), then runs the whole
+    dagreuse search with each cache. The independent wall is the sum of its shares, dagreuse's
+    the mean of its runs, so both are measured over the same minutes (see the module docstring)."""
     search = GriddedRandomSearch(pipe, branching, seed=0)
     configs = search.configs()
     dag = merge(pipe, configs, X, y, cv=cv, scoring=scoring)
@@ -75,6 +103,7 @@ def workload(name, client, pipe, branching, X, y, cv=3, scoring="accuracy", save
     independent(client, pipe, warm, X, y, folds[:1], scoring)
     with Runner(Unbounded(), client=client) as runner:
         runner.execute(merge(pipe, warm, X, y, cv=cv, scoring=scoring))
+
     def ours(policy):
         with Runner(policy, client=client) as runner:
             t0 = time.perf_counter()
@@ -82,54 +111,65 @@ def workload(name, client, pipe, branching, X, y, cv=3, scoring="accuracy", save
                          scoring=scoring, runner=runner)
             return _row(result, time.perf_counter() - t0), result
 
-    # each contender `repeat` times, interleaved, best wall kept: this machine is noisy
-    rows: dict = {}
-    each: list = []  # every Unbounded run: (wall, ideal)
-    for _ in range(repeat):
-        wall, indep_scores, seconds = independent(client, pipe, configs, X, y, folds, scoring)
-        if wall < rows.get("independent", {}).get("wall_s", float("inf")):
-            rows["independent"] = {"wall_s": wall, "compute_s": seconds, "computed_nodes": round(
-                len(configs) * len(folds) * n_stage_nodes)}
+    shares, runs, indep_scores = [], {"dagreuse Unbounded": [], "dagreuse WReciprocal(1/2 WS)": []}, []
+    indep = {"wall_s": 0.0, "compute_s": 0.0, "chunk_walls": [], "starts": [], "drains": []}
+    for r in range(rounds):
+        wall, scores, seconds, start, drain = independent(client, pipe, configs[r::rounds], X, y,
+                                                          folds, scoring)
+        # one continuous loop starts and drains the cluster once: count the first share's start
+        # and the last one's drain, not the others'
+        indep["wall_s"] += wall - (start if r > 0 else 0.0) - (drain if r < rounds - 1 else 0.0)
+        indep["compute_s"] += seconds
+        indep["chunk_walls"].append(wall)
+        indep["starts"].append(start)
+        indep["drains"].append(drain)
+        indep_scores += scores
         row, full = ours(Unbounded())
-        each.append((row["wall_s"], row["ideal_speedup"]))
-        if row["wall_s"] < rows.get("dagreuse Unbounded", {}).get("wall_s", float("inf")):
-            rows["dagreuse Unbounded"], best = row, full
-        half = full.profile.working_set_bytes // 2
-        row, _ = ours(WReciprocal(half, seed=0))
-        if row["wall_s"] < rows.get("dagreuse WReciprocal(1/2 WS)", {}).get("wall_s", float("inf")):
-            rows["dagreuse WReciprocal(1/2 WS)"] = row
-    full = best
+        runs["dagreuse Unbounded"].append(row)
+        row, _ = ours(WReciprocal(full.profile.working_set_bytes // 2, seed=0))
+        runs["dagreuse WReciprocal(1/2 WS)"].append(row)
+    indep["computed_nodes"] = round(len(configs) * len(folds) * n_stage_nodes)
     if save:
         OUT.mkdir(exist_ok=True)
         full.profile.save(OUT / save)
     scores = [s for t in full.trials for s in t["scores"]]
     assert np.allclose(sorted(scores), sorted(indep_scores), atol=1e-9), "scores differ"
+    rows = {"independent": indep, **{label: _mean(rs) for label, rs in runs.items()}}
     for r in rows.values():
-        r["measured_speedup"] = rows["independent"]["wall_s"] / r["wall_s"]
-    ideal = full.profile.ideal_speedup
+        r["measured_speedup"] = indep["wall_s"] / r["wall_s"]
+    ours_ = rows["dagreuse Unbounded"]
+    ideal = ours_["ideal_speedup"]
     print(f"\n== {name}: {len(configs)} candidates x {len(folds)} folds, "
-          f"working set {full.profile.working_set_bytes / 1e6:.0f} MB ==")
+          f"working set {full.profile.working_set_bytes / 1e6:.0f} MB, {rounds} rounds ==")
     print(f"{'':<30}{'wall s':>9}{'nodes':>8}{'speedup':>9}{'ideal':>8}{'/ideal':>8}{'peak MB':>9}")
     for label, r in rows.items():
         share = f"{r['measured_speedup'] / ideal:>8.0%}" if "ideal_speedup" in r else f"{'':>8}"
-        print(f"{label:<30}{r['wall_s']:>9.1f}{r['computed_nodes']:>8}{r['measured_speedup']:>9.2f}"
-              f"{ideal:>8.2f}{share}{r.get('peak_bytes', 0) / 1e6:>9.1f}")
+        print(f"{label:<30}{r['wall_s']:>9.1f}{r['computed_nodes']:>8.0f}"
+              f"{r['measured_speedup']:>9.2f}{ideal:>8.2f}{share}{r.get('peak_bytes', 0) / 1e6:>9.1f}")
     # measured / ideal = dagreuse's utilization / independent's x how well dagreuse's node costs
     # predict the independent tasks' (contention differs between the two runs)
-    ind, ours_ = rows["independent"], rows["dagreuse Unbounded"]
     threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
     factors = {"dagreuse_busy": ours_["compute_s"] / (ours_["wall_s"] * threads),
-               "independent_busy": ind["compute_s"] / (ind["wall_s"] * threads),
-               "predicted_over_measured": full.profile.independent_seconds / ind["compute_s"]}
+               "independent_busy": indep["compute_s"] / (indep["wall_s"] * threads),
+               "predicted_over_measured": ours_["independent_s"] / indep["compute_s"]}
     print(f"workers busy: dagreuse {factors['dagreuse_busy']:.0%}, independent "
-          f"{factors['independent_busy']:.0%}; independent tasks computed {ind['compute_s']:.1f} s, "
-          f"dagreuse's node costs predict {full.profile.independent_seconds:.1f} s")
-    shares = [rows["independent"]["wall_s"] / wall / ideal_ for wall, ideal_ in each]
-    print("dagreuse Unbounded, each run against the best independent wall: "
+          f"{factors['independent_busy']:.0%}; independent tasks computed {indep['compute_s']:.1f} s, "
+          f"dagreuse's node costs predict {ours_['independent_s']:.1f} s")
+    shares = [indep["wall_s"] / r["wall_s"] / r["ideal_speedup"] for r in runs["dagreuse Unbounded"]]
+    print("independent shares of the candidates, wall s: "
+          + ", ".join(f"{w:.1f}" for w in indep["chunk_walls"]) + "; of it starting "
+          + ", ".join(f"{a:.2f}" for a in indep["starts"]) + " (the first counted), draining "
+          + ", ".join(f"{d:.2f}" for d in indep["drains"]) + " (the last counted)")
+    print("dagreuse Unbounded, each run against the whole independent wall: "
           + ", ".join(f"{x:.0%}" for x in shares) + " of its ideal")
     return {"factors": factors, "unbounded_each_run_of_ideal": shares, "candidates": len(configs),
-            "folds": len(folds), "ideal_speedup": ideal,
-            "working_set_bytes": full.profile.working_set_bytes, "rows": rows}
+            "folds": len(folds), "rounds": rounds, "ideal_speedup": ideal,
+            "working_set_bytes": full.profile.working_set_bytes, "rows": rows,
+            "runs": runs}
+
+
+def _mean(rows: list[dict]) -> dict:
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
 
 def _row(result, wall):
@@ -137,6 +177,7 @@ def _row(result, wall):
     return {"wall_s": wall, "compute_s": p.spent_seconds,
             "computed_nodes": p.n_computed - p.stages[0]["computed"],
             "profile_speedup": p.speedup, "ideal_speedup": p.ideal_speedup,
+            "independent_s": p.independent_seconds,
             "peak_bytes": p.cache_stats["peak_bytes"], "capacity": p.cache_stats["capacity"]}
 
 
@@ -174,8 +215,9 @@ def main():
                         help="auto: the demo (numpy, releases the GIL) on one worker with 2 threads, "
                              "the text workload (tokenizes in Python) on 2 single-thread processes")
     parser.add_argument("--only", choices=["demo", "text"], default=None, help="one workload")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs of each contender, interleaved; the best wall is kept (default 3)")
+    parser.add_argument("--rounds", type=int, default=6,
+                        help="interleaved rounds (default 6): each evaluates 1/rounds of the "
+                             "candidates independently and runs the whole dagreuse search")
     args = parser.parse_args()
     logging.getLogger("distributed").setLevel(logging.ERROR)
     from threadpoolctl import threadpool_limits
@@ -196,7 +238,7 @@ def main():
         kind = auto if args.cluster == "auto" else args.cluster
         with cluster_of(kind) as client, threadpool_limits(1):
             report[key] = workload(f"{title} [{kind}]", client, pipe, branching, Xw, yw, save=save,
-                                   repeat=args.repeat)
+                                   rounds=args.rounds)
             report[key]["cluster"] = kind
             if key == "demo":
                 print()
