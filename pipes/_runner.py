@@ -352,8 +352,9 @@ class Runner:
 
         jobs = _jobs(dag, 1 if limit == 1 else MAX_LEAVES_PER_TASK)
         whole: dict[str, Pooled] = {}  # node -> the leaf group here that holds all its children
-        # What each task's worker reports (``_ops.reported``): a node's cost, a leaf's scores
-        topic = f"dagreuse-{uuid.uuid4().hex}"
+        # What each task's worker reports (``_ops.reported``): a node's cost, a leaf's scores. One
+        # topic per Runner: the scheduler keeps every topic it has seen until it closes
+        topic = f"dagreuse-{self._token}"
         reports: dict[str, Any] = {}
         client.subscribe_topic(topic, lambda ev: reports.__setitem__(ev[1]["name"], ev[1]["summary"]))
         # priority: the node that unlocks the most requests first, leaves last (module docstring)

@@ -326,6 +326,22 @@ def test_runners_sharing_a_cluster_never_share_a_task(data, client, log, monkeyp
         assert untimed(got) == untimed(oracle.execute(second))
 
 
+def test_a_runner_reports_under_one_topic_however_many_executions(data, client):
+    """The scheduler keeps every event topic it has seen until it closes."""
+    X, y = data
+
+    def topics():
+        seen = client.run_on_scheduler(lambda dask_scheduler: list(dask_scheduler._broker._topics))
+        return {t for t in seen if t.startswith("dagreuse-")}
+
+    pipe = Pipeline([("clf", LogisticRegression(max_iter=200), {"C": space.choice([0.1, 1.0])})])
+    before = topics()
+    with Runner(Unbounded(), client=client) as runner:
+        for c in (0.1, 1.0, 0.1):
+            runner.execute(merge(pipe, [{"clf": ("LogisticRegression", {"C": c})}], X, y, cv=3))
+    assert len(topics() - before) == 1
+
+
 @pytest.mark.slow
 def test_multiprocess_cluster_computes_every_unique_node_once(data, log):
     X, y = data
