@@ -111,7 +111,8 @@ def workload(name, client, pipe, branching, X, y, cv=3, scoring="accuracy", save
                          scoring=scoring, runner=runner)
             return _row(result, time.perf_counter() - t0), result
 
-    shares, runs, indep_scores = [], {"dagreuse Unbounded": [], "dagreuse WReciprocal(1/2 WS)": []}, []
+    runs: dict = {"dagreuse Unbounded": [], "dagreuse WReciprocal(1/2 WS)": []}
+    indep_scores: list = []
     indep = {"wall_s": 0.0, "compute_s": 0.0, "chunk_walls": [], "starts": [], "drains": []}
     for r in range(rounds):
         wall, scores, seconds, start, drain = independent(client, pipe, configs[r::rounds], X, y,
