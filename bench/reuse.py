@@ -80,7 +80,7 @@ def independent(client, pipe, configs, X, y, folds, scoring):
     wall = time.perf_counter() - t0
     first = dict(sorted(((t, a) for t, a, _ in spans), reverse=True))  # thread -> first start
     last = dict(sorted((t, b) for t, _, b in spans))  # thread -> last end
-    threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
+    threads = _threads(client)
     start = sum(a - epoch for a in first.values()) / threads
     drain = sum(max(last.values()) - b for b in last.values()) / threads
     return wall, list(scores), sum(seconds), start, drain
@@ -149,7 +149,7 @@ def workload(name, client, pipe, branching, X, y, cv=3, scoring="accuracy", save
               f"{r['measured_speedup']:>9.2f}{ideal:>8.2f}{share}{r.get('peak_bytes', 0) / 1e6:>9.1f}")
     # measured / ideal = dagreuse's utilization / independent's x how well dagreuse's node costs
     # predict the independent tasks' (contention differs between the two runs)
-    threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
+    threads = _threads(client)
     factors = {"dagreuse_busy": ours_["compute_s"] / (ours_["wall_s"] * threads),
                "independent_busy": indep["compute_s"] / (indep["wall_s"] * threads),
                "predicted_over_measured": ours_["independent_s"] / indep["compute_s"]}
@@ -167,6 +167,10 @@ def workload(name, client, pipe, branching, X, y, cv=3, scoring="accuracy", save
             "folds": len(folds), "rounds": rounds, "ideal_speedup": ideal,
             "working_set_bytes": full.profile.working_set_bytes, "rows": rows,
             "runs": runs}
+
+
+def _threads(client) -> int:
+    return sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
 
 
 def _mean(rows: list[dict]) -> dict:

@@ -422,8 +422,8 @@ class Runner:
             sends ``most`` of them and leaves the rest in the pool; a node whose children are
             all in one group that fits in a task takes them into its own (module docstring)."""
             if task.node is None:
-                n, per = len(task.payload), most(len(dag.nodes[task.parents[0]].children))
-                k = -(-n // -(-n // per))  # n split evenly into tasks of at most ``per``
+                n = len(task.payload)
+                k = _first_part(n, most(len(dag.nodes[task.parents[0]].children)))
                 if k < n:
                     rest = pool.add(task_name(dag.requests[task.info[k][0]].leaf),
                                     _ops.run_leaves, task.payload[k:], task.args, task.parents, 0,
@@ -550,6 +550,12 @@ def _jobs(dag: DAG, most: int) -> Iterator[list[int]]:
         while end < n and dag.nodes[dag.requests[end].leaf].parents == parents:
             end += 1
         while i < end:
-            k = -(-(end - i) // -(-(end - i) // most))
+            k = _first_part(end - i, most)
             yield list(range(i, i + k))
             i += k
+
+
+def _first_part(n: int, most: int) -> int:
+    """The size of the first part when ``n`` items are split evenly into parts of at most
+    ``most``: ceil(n / ceil(n / most))."""
+    return -(-n // -(-n // most))
