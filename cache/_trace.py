@@ -5,7 +5,7 @@ A trace is plain, JSON-serialisable data::
     {"version": 1,
      "meta":   {...free-form: policy, capacity, max_in_flight, wall seconds...},
      "nodes":  {key: {"stage": str, "parents": [key, ...], "seconds": float, "bytes": int,
-                      "leaf": bool}},
+                      "leaf": bool[, "resource": level, "units": float, "checkpoint": bool]}},
      "events": [{"ev": "request", "req": int, "path": [key, ...], "config": int, "fold": int},
                 {"ev": "hit" | "miss" | "share" | "evict", "key": key, "req": int | None},
                 {"ev": "compute", "key": key, "seconds": float, "bytes": int},
@@ -15,7 +15,11 @@ A request's ``path`` lists every node its leaf depends on, parents before childr
 last (for a chain: from the fold split down to the leaf). A split has no parents (its input is
 the data). Node
 ``seconds`` and ``bytes`` are measured on the worker; when a node was computed more than once,
-``nodes`` keeps the mean seconds, and each ``compute`` event keeps its own measurement.
+``nodes`` keeps the mean seconds, and each ``compute`` event keeps its own measurement. A node of
+the leaf stage evaluated at a resource level (multi-fidelity search) also records its
+``resource`` level, the training ``units`` one computation of it costs, and whether it is a
+``checkpoint`` (a cached model that a higher level resumes from); a request then records the
+``resource`` level it evaluates.
 """
 
 from __future__ import annotations
@@ -44,11 +48,12 @@ class Trace:
         self._n_requests = 0
 
     # -- recording ----------------------------------------------------------------------------
-    def node(self, key: Hashable, *, stage: str, parents: list[Hashable], leaf: bool) -> None:
-        """Declare a node of the DAG (idempotent)."""
+    def node(self, key: Hashable, *, stage: str, parents: list[Hashable], leaf: bool,
+             **info: Any) -> None:
+        """Declare a node of the DAG (idempotent); ``info``: its resource level and units."""
         if key not in self.nodes:
             self.nodes[key] = {"stage": stage, "parents": list(parents), "seconds": None,
-                               "bytes": None, "leaf": leaf, "computed": 0}
+                               "bytes": None, "leaf": leaf, "computed": 0, **info}
 
     def parents(self, key: Hashable) -> list[Hashable]:
         return self.nodes[key]["parents"]

@@ -6,9 +6,9 @@ DAG, :class:`Runner` to execute it on Dask (or in-process as the reference oracl
 :class:`Profile` to see what reuse saved.
 """
 
-from . import space
+from . import resources, space
 from ._dag import DAG, Node, Request, Step, assemble, merge
-from ._evaluation import check_data, resolve_cv, resolve_scoring
+from ._evaluation import Problem, check_data, resolve_cv, resolve_scoring
 from ._keys import KeyingError, canonical, data_token, token
 from ._memory import retain_freed_memory
 from ._pipeline import Config, Pipeline
@@ -22,6 +22,7 @@ __all__ = [
     "KeyingError",
     "Node",
     "Pipeline",
+    "Problem",
     "Profile",
     "Request",
     "Runner",
@@ -34,6 +35,7 @@ __all__ = [
     "merge_estimators",
     "resolve_cv",
     "resolve_scoring",
+    "resources",
     "retain_freed_memory",
     "sklearn_steps",
     "space",

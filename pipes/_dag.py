@@ -7,27 +7,36 @@ stages (``None``/``"passthrough"``) add no node. A feature union adds one node p
 and a union node whose parents are the branches' last nodes. Leaves fit and score the final
 estimator.
 
+With a resource (``dagreuse.pipes.resources``) every config comes with its *levels*: the resource
+levels it has climbed, lowest first, the last being the one to evaluate. A ``Samples`` leaf is
+one leaf node at the last level (the prefix above it is shared by every level). With
+``Iterations`` the final estimator is a chain of *checkpoint* nodes, one per level, each the
+child of the previous one (the first, of the prefix) and reading the prefix's data too, then one
+*score* leaf at the last level whose parents are its checkpoint and the prefix. Checkpoints are
+inner nodes: cached, shared and evicted like any other, so a promotion resumes from its lower
+rung's model, or from the nearest cached ancestor when that was evicted.
+
 ``DAG.requests`` lists the work: one request per (leaf, fold) in depth-first order of the DAG,
 each with its ``path`` — every node the leaf depends on, parents first, the leaf last — and the
 configs it serves.
 
 Merge rule: two nodes are one iff same parent key, same stage, same operator class and
-canonical parameters (hence same fold).
+canonical parameters (hence same fold), same resource level.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sklearn.base import is_classifier
-
-from ._evaluation import check_data, resolve_cv, resolve_scoring
-from ._keys import KeyingError, canonical, data_token, token
-from ._ops import Task
+from ._evaluation import Problem
+from ._keys import canonical, token
+from ._ops import LEAVES, Task
 from ._pipeline import Config, Pipeline
+from .resources import Resource
 
 __all__ = ["DAG", "Node", "Request", "Step", "assemble", "merge"]
 
@@ -43,7 +52,8 @@ class Node:
 
     @property
     def leaf(self) -> bool:
-        return self.task.kind == "leaf"
+        """Scores a request (never cached, always computed)."""
+        return self.task.kind in LEAVES
 
 
 @dataclass
@@ -61,14 +71,27 @@ class Request:
 
 @dataclass
 class DAG:
-    root: str
     nodes: dict[str, Node]
     requests: list[Request]
     configs: list[Config]
-    folds: list[tuple]
+    problem: Problem = field(repr=False)
     stages: list[str] = field(default_factory=list)
-    X: Any = field(repr=False, default=None)
-    y: Any = field(repr=False, default=None)
+
+    @property
+    def root(self) -> str:
+        return self.problem.root
+
+    @property
+    def folds(self) -> list[tuple]:
+        return self.problem.folds
+
+    @property
+    def X(self) -> Any:
+        return self.problem.X
+
+    @property
+    def y(self) -> Any:
+        return self.problem.y
 
     def __len__(self) -> int:
         return len(self.nodes)
@@ -114,18 +137,25 @@ class Step:
 def merge(
     pipeline: Pipeline,
     configs: Sequence[Config],
-    X: Any,
-    y: Any,
+    X: Any = None,
+    y: Any = None,
     cv: Any = 5,
     scoring: Any = None,
     *,
     groups: Any = None,
     return_train_score: bool = False,
+    problem: Problem | None = None,
+    resource: Resource | None = None,
+    levels: Sequence[Sequence[Any]] | None = None,
 ) -> DAG:
     """Merge ``configs`` of ``pipeline`` into one DAG over the folds of ``cv`` on ``(X, y)``.
 
-    All validation happens here, before any work: configs against the pipeline, X/y lengths,
-    ``cv`` and ``scoring``, and that every operator and parameter can be keyed.
+    ``problem`` (a :class:`Problem`) replaces ``X, y, cv, scoring, groups, return_train_score``
+    when a search merges many batches on the same data. With a ``resource``, ``levels[i]`` lists
+    the levels config ``i`` has climbed, lowest first; it is evaluated at the last (module
+    docstring). All validation happens here, before any work: configs against the pipeline, X/y
+    lengths, ``cv`` and ``scoring``, that every operator and parameter can be keyed, and that the
+    leaf can be trained at the resource's levels.
     """
     if not isinstance(pipeline, Pipeline):
         raise TypeError(f"The 'pipeline' parameter must be a dagreuse Pipeline. Got {pipeline!r}.")
@@ -145,35 +175,30 @@ def merge(
 
     candidates = [[step(stage.name, alt, params) for stage, alt, params in pipeline.resolve(c)]
                   for c in configs]
-    final = next(iter(pipeline.stages[-1].alternatives.values())).operator
-    return assemble(candidates, configs, X, y, cv, scoring, final, pipeline.names,
-                    groups=groups, return_train_score=return_train_score)
+    if problem is None:
+        final = next(iter(pipeline.stages[-1].alternatives.values())).operator
+        problem = Problem.of(X, y, cv, scoring, final, groups=groups,
+                             return_train_score=return_train_score)
+    return assemble(candidates, configs, problem, pipeline.names, resource=resource,
+                    levels=levels)
 
 
 def assemble(
     candidates: Sequence[Sequence[Step]],
     configs: Sequence[Any],
-    X: Any,
-    y: Any,
-    cv: Any,
-    scoring: Any,
-    final: Any,
+    problem: Problem,
     stages: list[str],
     *,
-    groups: Any = None,
-    return_train_score: bool = False,
+    resource: Resource | None = None,
+    levels: Sequence[Sequence[Any]] | None = None,
 ) -> DAG:
-    """Build the merged DAG of candidates given as step lists (the merge rule, DESIGN §5).
-
-    Validates the data, ``cv`` and ``scoring`` for every front end, before any work."""
-    check_data(X, y)
-    folds = resolve_cv(cv, X, y, classifier=is_classifier(final), groups=groups)
-    scorers = resolve_scoring(scoring, final)
-    score_key = _scoring_key(scoring)
-    root = data_token(X, y)
+    """Build the merged DAG of candidates given as step lists (the merge rule, DESIGN §5) on
+    ``problem``; with a ``resource``, candidate ``i`` is evaluated at the last of ``levels[i]``."""
+    ladders = _ladders(candidates, resource, levels)
+    score_key, train_score = problem.score_key, problem.return_train_score
     nodes: dict[str, Node] = {}
     leaf_configs: dict[str, list[int]] = {}
-    keyed: dict[tuple, str] = {}  # (parent key, id of a Step, is leaf) -> node key
+    keyed: dict[tuple, str] = {}  # (parent key, id of a Step, is leaf, levels) -> node key
 
     def add(key: str, node: Node) -> None:
         if key not in nodes:
@@ -181,12 +206,17 @@ def assemble(
             if node.parents:
                 nodes[node.parents[0]].children.append(key)
 
-    def chain(steps: Sequence[Step], parent: str, f: int, leaf: bool) -> str:
+    def chain(steps: Sequence[Step], parent: str, f: int, leaf: bool, ladder: tuple = ()) -> str:
         """Add the nodes of ``steps`` below ``parent``; return the key of the last one."""
         for j, step in enumerate(steps):
             last = leaf and j == len(steps) - 1
             if step.kind == "passthrough" and not last:
                 continue
+            if last and resource is not None:
+                memo = (parent, id(step), True, ladder)
+                if memo not in keyed:
+                    keyed[memo] = leaf_at(step, parent, f, ladder)
+                return keyed[memo]
             if step.kind == "union":
                 ends = [chain(branch, parent, f, False) for branch in step.branches]
                 parents = list(dict.fromkeys(ends))
@@ -199,20 +229,44 @@ def assemble(
                 memo = (parent, id(step), last)
                 key = keyed.get(memo) or keyed.setdefault(memo, token(
                     parent, step.stage, step.desc, score_key if last else None,
-                    return_train_score if last else None))
+                    train_score if last else None))
                 if key not in nodes:
                     task = Task("leaf" if last else step.kind, step.stage, step.label,
-                                step.operator, step.params, scorers if last else None,
-                                return_train_score and last)
+                                step.operator, step.params, problem.scorers if last else None,
+                                train_score and last)
                     add(key, Node(key, step.stage, [parent], f, task))
             parent = key
         return parent
 
-    for f, (train, test) in enumerate(folds):
-        split = token(root, "split", f, canonical(train), canonical(test))
+    def leaf_at(step: Step, parent: str, f: int, ladder: tuple) -> str:
+        """The leaf of ``step`` below ``parent`` at the last of ``ladder`` (module docstring)."""
+        rows = len(problem.folds[f][0])
+        where = [resource.describe(), ladder[-1]]
+        if not resource.checkpoints:
+            key = token(parent, step.stage, step.desc, score_key, train_score, where)
+            add(key, Node(key, step.stage, [parent], f, Task(
+                "leaf", step.stage, step.label, step.operator, None, problem.scorers, train_score,
+                resource, ladder[-1], None, resource.units(ladder[-1], None, rows))))
+            return key
+        below, previous = parent, None
+        for level in ladder:
+            key = token(below, step.stage, step.desc, [resource.describe(), level])
+            add(key, Node(key, step.stage, [parent] if previous is None else [below, parent], f,
+                          Task("checkpoint", step.stage, step.label, step.operator,
+                               resource=resource, level=level, previous=previous,
+                               units=resource.units(level, previous, rows))))
+            below, previous = key, level
+        key = token(below, step.stage, "score", score_key, train_score)
+        add(key, Node(key, step.stage, [below, parent], f, Task(
+            "score", step.stage, step.label, None, None, problem.scorers, train_score,
+            level=ladder[-1])))
+        return key
+
+    for f, (train, test) in enumerate(problem.folds):
+        split = token(problem.root, "split", f, canonical(train), canonical(test))
         add(split, Node(split, "split", [], f, Task("split", "split", "split", (train, test))))
         for i, steps in enumerate(candidates):
-            leaf_configs.setdefault(chain(steps, split, f, True), []).append(i)
+            leaf_configs.setdefault(chain(steps, split, f, True, ladders[i]), []).append(i)
 
     def closure(key: str) -> list[str]:
         """Every node ``key`` depends on, parents before children, ``key`` last."""
@@ -239,7 +293,42 @@ def assemble(
     for key, node in nodes.items():
         if not node.parents:
             visit(key)
-    return DAG(root, nodes, requests, list(configs), folds, stages, X, y)
+    return DAG(nodes, requests, list(configs), problem, stages)
+
+
+def _ladders(candidates: Sequence[Sequence[Step]], resource: Resource | None,
+             levels: Sequence[Sequence[Any]] | None) -> list[tuple]:
+    """Each candidate's levels as a tuple (``()`` without a resource), checked before any work:
+    one non-empty, strictly increasing ladder per candidate, and a leaf the resource can train."""
+    if resource is None:
+        if levels is not None:
+            raise ValueError("The 'levels' parameter of merge needs a 'resource'. Got no resource.")
+        return [()] * len(candidates)
+    if not isinstance(resource, Resource):
+        raise TypeError(
+            "The 'resource' parameter of merge must be a dagreuse.pipes.resources resource such "
+            f"as Samples() or Iterations('max_iter'). Got {resource!r} instead."
+        )
+    if levels is None or len(levels) != len(candidates):
+        raise ValueError(
+            f"The 'levels' parameter of merge must give one list of resource levels per config "
+            f"({len(candidates)}). Got {levels!r} instead."
+        )
+    checked: set[int] = set()
+    out = []
+    for steps, ladder in zip(candidates, levels, strict=True):
+        ladder = tuple(resource.check_level(v, "levels", "merge") for v in ladder)
+        if not ladder or any(a >= b for a, b in itertools.pairwise(ladder)):
+            raise ValueError(
+                "The 'levels' parameter of merge must give each config a non-empty, strictly "
+                f"increasing list of resource levels. Got {ladder!r} instead."
+            )
+        leaf = steps[-1]
+        if id(leaf) not in checked:
+            checked.add(id(leaf))
+            resource.check(leaf.operator, f"the leaf stage {leaf.stage!r}")
+        out.append(ladder)
+    return out
 
 
 def _step(stage: str, alt: Any, params: dict) -> Step:
@@ -253,24 +342,3 @@ def _step(stage: str, alt: Any, params: dict) -> Step:
         desc = canonical(op, f"The operator of stage {stage!r}")
     return Step(stage, alt.kind, alt.label, op, params if alt.kind == "function" else None, desc)
 
-
-def _scoring_key(scoring: Any) -> Any:
-    """Key the user's scoring spec: names stay names; scikit-learn scorer objects carry their
-    metric and keyword arguments; other callables are keyed like operators."""
-    if scoring is None or isinstance(scoring, str):
-        return scoring
-    if isinstance(scoring, Mapping):
-        return {"dict": sorted([str(k), _scoring_key(v)] for k, v in scoring.items())}
-    if isinstance(scoring, list | tuple | set):
-        return sorted(_scoring_key(s) for s in scoring)
-    fn = getattr(scoring, "_score_func", None)
-    if fn is not None:
-        return [type(scoring).__name__, canonical(fn, "scoring"), getattr(scoring, "_sign", 1),
-                canonical(getattr(scoring, "_kwargs", {}), "scoring"),
-                canonical(getattr(scoring, "_response_method", None), "scoring")]
-    try:
-        return canonical(scoring, "The 'scoring' parameter")
-    except KeyingError:
-        # Leaves are never cached beyond their DAG, whose leaves all share one scoring: a name
-        # is enough to key them, so a lambda scorer is fine here (unlike a lambda operator).
-        return {"scorer": getattr(scoring, "__qualname__", type(scoring).__qualname__)}

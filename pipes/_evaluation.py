@@ -1,12 +1,15 @@
-"""Input checks and the resolution of ``cv`` and ``scoring``, done before any work starts."""
+"""Input checks and the resolution of ``cv`` and ``scoring``, done before any work starts, and the
+:class:`Problem` that holds their outcome."""
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from sklearn.base import is_classifier
 from sklearn.metrics import check_scoring, get_scorer
 from sklearn.model_selection import (
     BaseCrossValidator,
@@ -18,7 +21,34 @@ from sklearn.model_selection import (
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _num_samples
 
-__all__ = ["check_data", "resolve_cv", "resolve_scoring"]
+from ._keys import KeyingError, canonical, data_token
+
+__all__ = ["Problem", "check_data", "resolve_cv", "resolve_scoring", "scoring_key"]
+
+
+@dataclass
+class Problem:
+    """What candidates are evaluated on: the data, its folds and the scorers, checked, split and
+    keyed once. A search that merges many batches on the same data (ASHA merges one job at a
+    time) builds one Problem, so it neither re-splits nor re-hashes X per batch."""
+
+    X: Any = field(repr=False)
+    y: Any = field(repr=False)
+    folds: list[tuple]
+    scorers: dict[str, Callable]
+    score_key: Any
+    root: str  # the data's content key: the DAG's root
+    return_train_score: bool = False
+
+    @classmethod
+    def of(cls, X: Any, y: Any, cv: Any, scoring: Any, estimator: Any, *, groups: Any = None,
+           return_train_score: bool = False) -> Problem:
+        """Check ``X``/``y``, split by ``cv`` and resolve ``scoring`` for the final ``estimator``."""
+        check_data(X, y)
+        folds = resolve_cv(cv, X, y, classifier=is_classifier(estimator), groups=groups)
+        scorers = resolve_scoring(scoring, estimator)
+        return cls(X, y, folds, scorers, scoring_key(scoring), data_token(X, y),
+                   bool(return_train_score))
 
 
 def check_data(X: Any, y: Any) -> int:
@@ -96,3 +126,25 @@ def _get(name: str) -> Callable:
             f"The 'scoring' parameter must be a valid scikit-learn scorer name (see "
             f"sklearn.metrics.get_scorer_names()). Got {name!r} instead."
         ) from None
+
+
+def scoring_key(scoring: Any) -> Any:
+    """Key the user's scoring spec: names stay names; scikit-learn scorer objects carry their
+    metric and keyword arguments; other callables are keyed like operators."""
+    if scoring is None or isinstance(scoring, str):
+        return scoring
+    if isinstance(scoring, Mapping):
+        return {"dict": sorted([str(k), scoring_key(v)] for k, v in scoring.items())}
+    if isinstance(scoring, list | tuple | set):
+        return sorted(scoring_key(s) for s in scoring)
+    fn = getattr(scoring, "_score_func", None)
+    if fn is not None:
+        return [type(scoring).__name__, canonical(fn, "scoring"), getattr(scoring, "_sign", 1),
+                canonical(getattr(scoring, "_kwargs", {}), "scoring"),
+                canonical(getattr(scoring, "_response_method", None), "scoring")]
+    try:
+        return canonical(scoring, "The 'scoring' parameter")
+    except KeyingError:
+        # Leaves are never cached beyond their DAG, whose leaves all share one scoring: a name
+        # is enough to key them, so a lambda scorer is fine here (unlike a lambda operator).
+        return {"scorer": getattr(scoring, "__qualname__", type(scoring).__qualname__)}

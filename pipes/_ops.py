@@ -1,9 +1,12 @@
 """The work a node does, as plain functions that run on Dask workers (or in-process).
 
-Every non-leaf node returns a :class:`Fold` — the training and validation data after this node —
-so validation transforms are computed once per node and shared, like training transforms. A leaf
-fits the final estimator and scores it. :func:`run` wraps either in timing and sizing, so the
-worker measures what the cache and the profile need.
+Every transforming node returns a :class:`Fold` — the training and validation data after this
+node — so validation transforms are computed once per node and shared, like training transforms.
+A leaf fits the final estimator (on the rows of its ``Samples`` level, if any) and scores it. With
+``Iterations`` the final estimator is trained by *checkpoint* nodes instead — each returns the
+model trained to its level, from its parent checkpoint's model — and a *score* leaf scores the
+checkpoint of its level. :func:`run` wraps each in timing and sizing, so the worker measures what
+the cache and the profile need.
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ from sklearn.utils import _safe_indexing
 
 from dagreuse.cache import sizeof
 
-__all__ = ["Fold", "NodeFailed", "Output", "Task", "failed_at", "reported", "run", "run_leaves",
-           "summary"]
+__all__ = ["LEAVES", "Fold", "NodeFailed", "Output", "Task", "reported", "run",
+           "run_fused", "run_leaves", "summary"]
+
+#: Task kinds that score (the requests' targets): never cached, always computed.
+LEAVES = ("leaf", "score")
 
 
 class Fold(NamedTuple):
@@ -36,22 +42,21 @@ class NodeFailed(Exception):
     """An operator raised; the message names the stage and operator."""
 
 
-def failed_at(error: str, stage: str) -> bool:
-    """Whether an error text (as Dask propagates it to dependents) originated at ``stage``."""
-    return error.startswith(f"stage {stage!r} ")
-
-
 @dataclass
 class Task:
     """What a worker needs to compute one node (shipped with the task, kept small)."""
 
-    kind: str  # "split" | "transformer" | "function" | "union" | "leaf"
+    kind: str  # "split" | "transformer" | "function" | "union" | "leaf" | "checkpoint" | "score"
     stage: str
     label: str
     operator: Any = None  # configured estimator, function, or (train, test) for a split
     params: dict | None = None  # keyword arguments of a function operator
-    scorers: dict | None = None  # leaf only
-    train_score: bool = False  # leaf only
+    scorers: dict | None = None  # leaf and score only
+    train_score: bool = False  # leaf and score only
+    resource: Any = None  # a dagreuse.pipes.resources.Resource, for a leaf or a checkpoint
+    level: Any = None  # its resource level
+    previous: Any = None  # a checkpoint's parent checkpoint's level (None: trained from scratch)
+    units: float = 0  # training units this node computes (rows for Samples)
 
 
 @dataclass
@@ -85,10 +90,15 @@ def _transform(task: Task, fold: Fold) -> Fold:
 
 
 def _leaf(task: Task, fold: Fold) -> dict[str, Any]:
-    est = clone(task.operator)
     t0 = time.perf_counter()
-    est.fit(fold.X_train, fold.y_train)
-    fit_time = time.perf_counter() - t0
+    if task.resource is None:
+        est = clone(task.operator).fit(fold.X_train, fold.y_train)
+    else:
+        est = task.resource.fit(task.operator, fold.X_train, fold.y_train, task.level)
+    return _scores(task, est, fold, time.perf_counter() - t0)
+
+
+def _scores(task: Task, est: Any, fold: Fold, fit_time: float) -> dict[str, Any]:
     t0 = time.perf_counter()
     test = {name: float(s(est, fold.X_val, fold.y_val)) for name, s in task.scorers.items()}
     train = None
@@ -96,6 +106,15 @@ def _leaf(task: Task, fold: Fold) -> dict[str, Any]:
         train = {name: float(s(est, fold.X_train, fold.y_train)) for name, s in task.scorers.items()}
     return {"test": test, "train": train, "fit_time": fit_time,
             "score_time": time.perf_counter() - t0}
+
+
+def _checkpoint(task: Task, parents: tuple[Output, ...]) -> Any:
+    """The model trained to ``task.level``: from the parent checkpoint's model when there is one
+    (parents ``[checkpoint, data]``), else from scratch (parents ``[data]``)."""
+    fold = parents[-1].value
+    previous = parents[0].value if len(parents) == 2 else None
+    return task.resource.fit(task.operator, fold.X_train, fold.y_train, task.level,
+                             previous=previous, previous_level=task.previous)
 
 
 def _union(task: Task, parents: tuple[Output, ...]) -> Fold:
@@ -127,6 +146,10 @@ def run(task: Task, *parents: Any) -> Output:
             value = Fold(_rows(X, train), _rows(y, train), _rows(X, test), _rows(y, test))
         elif task.kind == "leaf":
             value = _leaf(task, parent.value)
+        elif task.kind == "checkpoint":
+            value = _checkpoint(task, parents)
+        elif task.kind == "score":  # parents: [the checkpoint of this level, the data]
+            value = _scores(task, parent.value, parents[1].value, parent.seconds)
         else:
             value = _transform(task, parent.value)
     except Exception as exc:
@@ -134,7 +157,7 @@ def run(task: Task, *parents: Any) -> Output:
             f"stage {task.stage!r} ({task.label}) failed: {type(exc).__name__}: {exc}"
         ) from exc
     seconds = time.perf_counter() - t0
-    return Output(value, seconds, sizeof(value) if task.kind != "leaf" else 0)
+    return Output(value, seconds, sizeof(value) if task.kind not in LEAVES else 0)
 
 
 def run_leaves(tasks: list[Task], *parents: Any) -> list[Output | NodeFailed]:
@@ -148,12 +171,14 @@ def run_leaves(tasks: list[Task], *parents: Any) -> list[Output | NodeFailed]:
     return outs
 
 
-def run_fused(tasks: tuple[Task, list[Task]], *parents: Any) -> Output:
-    """A node, then leaves that read only it, as one task: the node's :class:`Output` (what
-    other tasks read) carries the leaves' outputs, each leaf failing on its own."""
-    node, leaves = tasks
+def run_fused(tasks: tuple[Task, list[Task], list[int | None]], *parents: Any) -> Output:
+    """A node, then leaves whose first parent it is, as one task: the node's :class:`Output`
+    (what other tasks read) carries the leaves' outputs, each leaf failing on its own. ``picks``
+    gives the leaves' arguments: None for the node's output, ``i`` for the node's ``i``-th
+    parent (a score leaf also reads the data its checkpoint was trained on)."""
+    node, leaves, picks = tasks
     out = run(node, *parents)
-    out.leaves = run_leaves(leaves, out)
+    out.leaves = run_leaves(leaves, *[out if i is None else parents[i] for i in picks])
     return out
 
 

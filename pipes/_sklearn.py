@@ -19,6 +19,7 @@ from sklearn.pipeline import FeatureUnion
 from sklearn.pipeline import Pipeline as SkPipeline
 
 from ._dag import DAG, Step, assemble
+from ._evaluation import Problem
 from ._keys import canonical
 
 __all__ = ["merge_estimators", "sklearn_steps"]
@@ -92,5 +93,6 @@ def merge_estimators(
                 )
         candidates.append(steps)
     names = list(dict.fromkeys(s.stage for steps in candidates for s in steps))
-    return assemble(candidates, candidate_params, X, y, cv, scoring, estimator, names,
-                    groups=groups, return_train_score=return_train_score)
+    problem = Problem.of(X, y, cv, scoring, estimator, groups=groups,
+                         return_train_score=return_train_score)
+    return assemble(candidates, candidate_params, problem, names)

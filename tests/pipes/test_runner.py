@@ -14,8 +14,8 @@ from sklearn.preprocessing import StandardScaler
 
 from dagreuse.cache import NoCache, Trace, Unbounded, WReciprocal
 from dagreuse.pipes import Pipeline, Profile, Runner, merge, space
+from dagreuse.pipes._execution import jobs as jobs_of
 from dagreuse.pipes._memory import _libc, retained
-from dagreuse.pipes._runner import _jobs
 from dagreuse.pipes.testing import read_counts
 from tests.conftest import counted_pipeline, fits
 
@@ -263,7 +263,7 @@ def test_jobs_group_consecutive_leaves_of_one_parent(data):
     cfgs = [{"reduce": ("PCA", {"n_components": k}), "clf": ("LogisticRegression", {"C": c})}
             for k in (3, 5) for c in (0.1, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0)]
     dag = merge(pipe, cfgs, X, y, cv=2)
-    jobs = list(_jobs(dag, 3))
+    jobs = list(jobs_of(dag.nodes, dag.requests, 3))
     assert [i for job in jobs for i in job] == list(range(len(dag.requests)))
     assert [len(job) for job in jobs] == [3, 2, 2] * 4  # 7 leaves per (fold, PCA) node, evenly
     for job in jobs:

@@ -1,0 +1,334 @@
+"""The Dask executor: the state of one open execution (a session) on a Dask cluster.
+
+State, in prose (as dask/local.py does it):
+
+* ``requests`` — (leaf, fold) paths, in submission order; ``jobs`` — those not started yet, as
+  groups started together. A new job is started while fewer than ``2 * limit`` tasks are
+  *runnable* (their parents are finished: sent to a worker, or ready in the pool) and fewer than
+  ``4 * limit`` inner nodes are live (``limit`` is the Runner's ``max_in_flight``). Requests that
+  wait behind shared live work cost no compute and hold no intermediate data, so they do not
+  hold back the next ones: otherwise every active request of a depth-first order would queue
+  behind the same expensive prefix node and the cluster would compute the costliest nodes one
+  at a time. The bound on live inner nodes keeps intermediate results near the cache capacity
+  instead of growing with the number of candidates. With ``limit=1`` requests run strictly one
+  after another.
+* ``live`` — inner nodes started and not finished yet, by key. A request that needs one of them
+  *shares* it instead of starting it again — also a request submitted later in the session.
+* ``pool`` — tasks held until their parents are finished and a worker has room
+  (``_dispatch``): each is bound to a worker only then, at most ``limit`` in all, highest
+  priority first (the node that unlocks the most requests; leaves last), near its parents'
+  data where it can.
+* ``ahead`` — each fold's first-stage nodes (the children of the splits) are started ahead of
+  the requests, ``limit // 2`` unclaimed at a time: in depth-first order the last fold's first
+  stage came late, and with front-loaded pipelines that costly node then ran alone at the end. A
+  node started ahead is held until a request claims it, even when the cache does not admit it.
+* ``cache`` — finished nodes the policy admitted, as futures: holding one keeps its data on a
+  worker. When a node finishes and is neither admitted nor awaited by a task in the pool, its
+  future is dropped, and Dask frees the data once the tasks already sent that read it are done.
+
+Starting a request resolves its leaf (``dagreuse.cache.resolve``, shared with the simulator): a
+live node is shared, a cached one is a hit, any other is added to the pool after its parents,
+with their futures (or :class:`Wait` placeholders) as arguments, so data moves from worker to
+worker, never through the client. Each finished node is timed and sized on the worker, which
+sends that summary (and a leaf's scores) to the client as a worker event ahead of the task's
+completion: the client needs neither the node's data nor a second round trip. A node that
+raises fails every request below it; they get the error text, the others go on.
+
+Task granularity. Consecutive requests whose leaves share their parents start together, and
+their leaves run as one Dask task (each leaf still timed, traced and failing on its own), sized
+at sending time to about ``LEAF_TASK_SECONDS`` of the leaf work measured so far; until a leaf has
+been measured the siblings spread over ``limit`` tasks, and with ``limit=1`` every leaf is its
+own task. A group holding every leaf child of a node whose task is still in the pool is *fused*
+into that task (``_ops.run_fused``): one task less, and the leaves read their parent's data
+where it was made — a score leaf also reads the data its checkpoint trained on, which that task
+has too. Both are decided when a task is sent (``_reshape``), not when its requests start: the
+requests start well ahead of their leaves' parents, mostly before any leaf has been measured.
+The input data is scattered to every worker, so fold splits start wherever there is room.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from . import _ops
+from ._dag import DAG, Node, Request
+from ._dispatch import Pool, Pooled, Wait
+from ._session import Session
+
+__all__ = ["LEAF_TASK_SECONDS", "MAX_LEAVES_PER_TASK", "DaskSession", "jobs"]
+
+#: Leaves sharing their parents run several to a Dask task, about this many measured seconds of
+#: work each: Dask costs a few ms per task, which on ~30 ms leaves kept the scheduler busy
+#: enough to starve the workers (bench/NOTES.md).
+LEAF_TASK_SECONDS = 0.4
+MAX_LEAVES_PER_TASK = 16
+#: How often a session re-reads the cluster's workers (joined or gone) to send tasks to.
+WORKERS_SECONDS = 1.0
+
+
+class DaskSession(Session):
+    """A session on the Runner's Dask client (module docstring)."""
+
+    def __init__(self, runner: Any, trace: Any):
+        from distributed import as_completed
+
+        super().__init__(runner, trace)
+        self.client = runner.client
+        self.limit = runner.max_in_flight or 2 * runner.n_threads
+        self.pool = Pool(self.limit, prepare=self._reshape)
+        self.live: dict[str, Wait] = {}  # inner node not finished (in the pool or on a worker)
+        self.ahead = self.pool.pinned  # nodes started ahead that no request has claimed yet
+        self.held: dict[str, Any] = {}  # those of them finished -> future
+        self.shared = collections.ChainMap(self.live, self.held)  # what a starting request shares
+        self.claimed: set[str] = set()  # nodes a started request needs
+        self.watch: dict[Any, Pooled] = {}  # future -> its task
+        self.jobs: collections.deque[list[int]] = collections.deque()
+        self.whole: dict[str, Pooled] = {}  # node -> the leaf group that holds its leaf children
+        self.below: collections.Counter = collections.Counter()  # node -> requests it unlocks
+        self.heads: collections.deque[tuple[str, str]] = collections.deque()  # (first-stage
+        # node, its data key), in the order requests first need them
+        self.headed: set[str] = set()
+        self.data: dict[str, Any] = {}  # data key -> its scattered future
+        self.leaf_seconds = [0, 0.0]  # leaves finished, their total seconds
+        self.ready: list[tuple[int, dict[str, Any]]] = []
+        self.workers_read: list[Any] = [-math.inf, {}]  # when; worker -> threads
+        # one worker-event topic per Runner: the scheduler keeps every topic it has seen
+        self.topic = runner._topic
+        self.reports: dict[str, Any] = {}
+        self.client.subscribe_topic(
+            self.topic, lambda ev: self.reports.__setitem__(ev[1]["name"], ev[1]["summary"]))
+        self.ac = as_completed(loop=self.client.loop, raise_errors=False)
+
+    # -- the session interface ----------------------------------------------------------------
+    def _submitted(self, ids: list[int], dag: DAG) -> None:
+        self.data[dag.root] = self.runner._scattered(dag)
+        new = [self.requests[i] for i in ids]
+        self.below.update(k for r in new for k in r.path[:-1])
+        for r in new:
+            for k in r.path:
+                node = self.nodes[k]
+                if k not in self.headed and not node.leaf and node.parents and all(
+                        not self.nodes[p].parents for p in node.parents):
+                    self.headed.add(k)
+                    self.heads.append((k, dag.root))
+        most = 1 if self.limit == 1 else MAX_LEAVES_PER_TASK
+        self.jobs.extend([ids[0] + j for j in job] for job in jobs(self.nodes, new, most))
+        self._step()
+
+    def wait(self) -> list[tuple[int, dict[str, Any]]]:
+        while not self.ready:
+            if not self.watch:
+                self._step()
+                if not self.watch:
+                    if self.pending:
+                        raise RuntimeError(f"{self.pending} requests pending but no task runs.")
+                    return []
+            for fut in self.ac.next_batch(block=True):
+                self._handle(fut)
+            self._step()
+        out, self.ready = self.ready, []
+        self.reported += len(out)
+        return out
+
+    def _stop(self) -> None:
+        self.client.unsubscribe_topic(self.topic)
+        for fut in list(self.watch):
+            fut.cancel()
+        self.live.clear()
+        self.pool.clear()
+
+    # -- starting requests --------------------------------------------------------------------
+    def _step(self) -> None:
+        while self._want_more() and self._start_next():
+            pass
+        self._look_ahead()
+        self._dispatch()
+
+    def _want_more(self) -> bool:
+        # ready tasks wait in the pool at no cost to the cluster: up to ``limit`` of them beside
+        # those in flight, so that the pool has a choice (never with limit 1)
+        limit = self.limit
+        return len(self.live) < 4 * limit and self.pool.runnable() < (
+            limit if limit == 1 else 2 * limit)
+
+    def _start_next(self) -> bool:
+        """Start the next job: resolve its requests, pool what they miss, pool their leaves."""
+        if not self.jobs:
+            return False
+        job = self.jobs.popleft()
+        started, args = [], None
+        for i in job:
+            request = self.requests[i]
+            req = self._begin(i)
+
+            def compute(key: str, a: list, req: int = req) -> Any:
+                nonlocal args
+                if not self.nodes[key].leaf:
+                    return self._pool_node(key, a, req)
+                args = a  # the same for every request of the job: they share the parents
+                return None
+
+            self._resolve(req, request.leaf, compute, self.data[self.problems[i].root], self.shared)
+            started.append((i, req))
+            self._claim(request.path)
+        first = self.requests[job[0]].leaf
+        tasks = [self.nodes[self.requests[i].leaf].task for i in job]
+        parents = self.nodes[first].parents
+        group = self.pool.add(self._name(first), _ops.run_leaves, tasks, args, parents, 0,
+                              info=started)
+        head = self.nodes[parents[0]]
+        leaves = [c for c in self.children[parents[0]] if self.nodes[c].leaf]
+        if len(job) == len(leaves) and all(p in head.parents for p in parents[1:]):
+            self.whole[parents[0]] = group
+        return True
+
+    def _pool_node(self, key: str, args: list, req: int | None) -> Wait:
+        node = self.nodes[key]
+        self.pool.add(self._name(key), _ops.run, node.task, args, node.parents, self.below[key],
+                      key, req)
+        self.live[key] = Wait(key)
+        if req is None:
+            self.ahead.add(key)
+        return self.live[key]
+
+    def _claim(self, keys: list[str]) -> None:
+        self.claimed.update(keys)
+        for k in keys:
+            if k in self.ahead:
+                self.ahead.discard(k)
+                self.held.pop(k, None)
+                self.pool.release(k)
+
+    def _look_ahead(self) -> None:
+        """Pool the next first-stage nodes no request has reached, up to ``limit // 2`` unclaimed
+        at a time (module docstring)."""
+        while len(self.ahead) < self.limit // 2 and self.heads:
+            key, root = self.heads.popleft()
+            if key in self.claimed or key in self.live or key in self.cache:
+                continue
+            self._resolve(None, key, lambda k, a: self._pool_node(k, a, None), self.data[root],
+                          self.shared)
+
+    def _name(self, key: str) -> str:
+        return self.runner._task_name(self.nodes[key].stage, key)
+
+    # -- sending tasks ------------------------------------------------------------------------
+    def _most(self, siblings: int) -> int:
+        """Leaves per task: about LEAF_TASK_SECONDS of the leaf work measured so far; before any
+        is, the siblings spread over ``limit`` tasks (as many as may run at once)."""
+        if self.limit == 1:
+            return 1
+        n, total = self.leaf_seconds
+        k = round(LEAF_TASK_SECONDS * n / max(total, 1e-9)) if n else -(-siblings // self.limit)
+        return max(1, min(MAX_LEAVES_PER_TASK, k))
+
+    def _reshape(self, task: Pooled) -> None:
+        """Size a task as it is sent, from the leaves measured by then: a group of leaves sends
+        ``_most`` of them and leaves the rest in the pool; a node whose leaf children are all in
+        one group that fits in a task takes them into its own (module docstring)."""
+        if task.node is None:
+            n = len(task.payload)
+            k = first_part(n, self._most(len(self.children[task.parents[0]])))
+            if k < n:
+                rest = self.pool.add(self._name(self.requests[task.info[k][0]].leaf),
+                                     _ops.run_leaves, task.payload[k:], task.args, task.parents,
+                                     0, info=task.info[k:])
+                rest.seq = task.seq  # the siblings stay next in line
+                task.payload, task.info = task.payload[:k], task.info[:k]
+            return
+        group = self.whole.pop(task.node, None)
+        if group is not None and group in self.pool.tasks and self._most(
+                len(group.payload)) >= len(group.payload):
+            self.pool.remove(group)
+            picks = [None if p == task.node else task.parents.index(p) for p in group.parents]
+            task.fn, task.payload = _ops.run_fused, (task.payload, group.payload, picks)
+            task.leaves = group.info
+
+    def _workers(self) -> dict[str, int]:
+        """The cluster's workers, re-read at most every WORKERS_SECONDS: each read is a round
+        trip to the scheduler (``Client.scheduler_info``)."""
+        if time.monotonic() - self.workers_read[0] > WORKERS_SECONDS or not self.workers_read[1]:
+            info = self.client.scheduler_info()["workers"]
+            self.workers_read[:] = [time.monotonic(), {w: i["nthreads"] for w, i in info.items()}]
+        return self.workers_read[1]
+
+    def _dispatch(self) -> None:
+        if not self._workers() and not self.watch:
+            self.client.wait_for_workers(1)
+        for task, worker, args in self.pool.take(self._workers()):
+            fut = self.client.submit(_ops.reported, self.topic, task.name, task.fn, task.payload,
+                                     *args, key=task.name, pure=False, priority=task.priority,
+                                     workers=[worker], allow_other_workers=True)
+            self.watch[fut] = task
+            self.ac.add(fut)
+
+    # -- finished tasks -----------------------------------------------------------------------
+    def _summary(self, fut: Any) -> Any:
+        """A finished task's summary: its worker's report arrives before the task's completion
+        (one stream, in order), so the fetch is a fallback only."""
+        found = self.reports.pop(fut.key, None)
+        return found if found is not None else self.client.submit(_ops.summary, fut).result()
+
+    def _handle(self, fut: Any) -> None:
+        task = self.watch.pop(fut)
+        failed = fut.status == "error"
+        error = str(fut.exception()) if failed else None
+        value = None if failed else self._summary(fut)
+        if task.node is None:
+            self.pool.finished(task, fut)
+            self._leaves_done(task.info, error, value)
+            return
+        key, req = task.node, task.info
+        del self.live[key]
+        if failed:
+            self.trace.mark("fail", key, req, error=error)
+        else:
+            self._finish(key, value[0], value[1], fut)
+        if key in self.ahead:
+            if key in self.cache:  # its requests will find it there
+                self.ahead.discard(key)
+            else:
+                self.held[key] = fut
+        self.pool.finished(task, fut)
+        if task.leaves is not None:
+            self._leaves_done(task.leaves, error, None if failed else value[2])
+
+    def _leaves_done(self, started: list, error: str | None, value: Any) -> None:
+        """Leaves' results; ``value`` is None when their whole task failed, which is always an
+        ancestor's failure (``run_leaves`` catches each leaf's own), recorded by that task."""
+        for j, (i, r) in enumerate(started):
+            out = error if value is None else value[j]
+            if isinstance(out, str):
+                self.ready.append((i, {"error": out}))
+                if value is not None:
+                    self.trace.mark("fail", self.requests[i].leaf, r, error=out)
+            else:
+                seconds, result = out
+                self.ready.append((i, result))
+                self.leaf_seconds[0] += 1
+                self.leaf_seconds[1] += seconds
+                self._finish(self.requests[i].leaf, seconds, 0, None)
+
+def jobs(nodes: Mapping[str, Node], requests: Sequence[Request], most: int) -> Iterator[list[int]]:
+    """Positions in ``requests``, one list per group started together: consecutive requests
+    whose leaves share their parents, split evenly into groups of at most ``most``."""
+    i, n = 0, len(requests)
+    while i < n:
+        parents = nodes[requests[i].leaf].parents
+        end = i + 1
+        while end < n and nodes[requests[end].leaf].parents == parents:
+            end += 1
+        while i < end:
+            k = first_part(end - i, most)
+            yield list(range(i, i + k))
+            i += k
+
+
+def first_part(n: int, most: int) -> int:
+    """The size of the first part when ``n`` items are split evenly into parts of at most
+    ``most``: ceil(n / ceil(n / most))."""
+    return -(-n // -(-n // most))

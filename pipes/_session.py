@@ -1,0 +1,171 @@
+"""An open execution on a Runner: it accepts DAGs while earlier requests run and reports each
+request's result as it completes.
+
+A search that hands out jobs one at a time (ASHA) or a rung at a time (successive halving)
+submits a small DAG per job or rung. Keys are content keys, so every submitted DAG merges into
+the nodes the session already knows: a node that is live (being computed) is shared, a cached one
+is a hit, and no node is computed twice while it is live or cached. The bound on live work and
+the cache capacity hold across the whole session, not per batch.
+
+:class:`Session` holds what both executors share — the merged nodes, the requests, the trace —
+and :class:`SyncSession` is the reference oracle: one request at a time, in submission order, in
+this process. ``_execution.DaskSession`` runs the same requests on a Dask cluster.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from dagreuse.cache import Trace, resolve
+
+from . import _ops
+from ._dag import DAG, Node, Request
+
+__all__ = ["Session", "SyncSession"]
+
+
+class Session:
+    """Base of the executors' sessions: ``submit`` DAGs, ``wait`` for results, ``close``.
+
+    Request ids are positions in submission order over the whole session. A result is
+    ``{"test": {...}, "train": {...} | None, "fit_time", "score_time"}`` or ``{"error": text}``.
+    """
+
+    def __init__(self, runner: Any, trace: Trace):
+        self.runner = runner
+        self.cache = runner._cache
+        self.trace = trace
+        self.nodes: dict[str, Node] = {}
+        self.children: dict[str, list[str]] = collections.defaultdict(list)
+        self.requests: list[Request] = []
+        self.problems: list[Any] = []  # each request's DAG problem (its data)
+        self.reported = 0
+        self.closed = False
+        self._t0 = time.perf_counter()
+        meta = trace.meta
+        meta.setdefault("policy", repr(self.cache.policy))
+        meta.setdefault("capacity", self.cache.capacity)
+        meta.setdefault("cost", runner.cost)
+        meta.setdefault("seed", getattr(self.cache.policy, "seed", None))
+        meta.setdefault("scheduler", runner.scheduler)
+
+    # -- the public interface -----------------------------------------------------------------
+    def submit(self, dag: DAG) -> list[int]:
+        """Add ``dag``'s requests; return their ids, in ``dag.requests`` order. Work starts now."""
+        if self.closed:
+            raise RuntimeError("This session is closed; open another with Runner.open().")
+        self.trace.meta.setdefault("stages", ["split", *dag.stages])
+        for key, node in dag.nodes.items():
+            if key in self.nodes:
+                continue
+            self.nodes[key] = node
+            if node.parents:
+                self.children[node.parents[0]].append(key)
+            task = node.task
+            info = {} if task.level is None else {"resource": task.level, "units": task.units,
+                                                  "checkpoint": task.kind == "checkpoint"}
+            self.trace.node(key, stage=node.stage, parents=node.parents, leaf=node.leaf, **info)
+        first = len(self.requests)
+        self.requests.extend(dag.requests)
+        self.problems.extend([dag.problem] * len(dag.requests))
+        ids = list(range(first, len(self.requests)))
+        self._submitted(ids, dag)
+        return ids
+
+    def wait(self) -> list[tuple[int, dict[str, Any]]]:
+        """Block until at least one request has finished; return ``(id, result)`` pairs of those
+        finished since the last call, ``[]`` when none is pending."""
+        raise NotImplementedError
+
+    @property
+    def pending(self) -> int:
+        """Requests submitted and not reported yet."""
+        return len(self.requests) - self.reported
+
+    def results(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """``(id, result)`` of every pending request, as they finish."""
+        while self.pending:
+            yield from self.wait()
+
+    def close(self) -> None:
+        """Stop: cancel what runs, record the wall seconds and the cache statistics."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self._stop()
+        finally:
+            meta = self.trace.meta
+            meta["wall_seconds"] = meta.get("wall_seconds", 0.0) + time.perf_counter() - self._t0
+            meta["cache_stats"] = self.cache.stats()
+            self.runner._session = None
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- for the executors --------------------------------------------------------------------
+    def _submitted(self, ids: list[int], dag: DAG) -> None:
+        """Hook: requests ``ids`` were added."""
+
+    def _stop(self) -> None:
+        """Hook: release what the executor holds."""
+
+    def _begin(self, i: int) -> int:
+        request = self.requests[i]
+        leaf = self.nodes[request.leaf].task
+        info = {} if leaf.level is None else {"resource": leaf.level}
+        return self.trace.request(request.path, configs=request.configs, fold=request.fold, **info)
+
+    def _resolve(self, req: int | None, key: str, compute: Any, root: Any, live: Any = None) -> Any:
+        """Make node ``key`` available for trace request ``req`` (``None``: a node started ahead
+        of its requests), with ``cache.resolve``: share, hit or compute."""
+        return resolve(key, parents=lambda k: self.nodes[k].parents,
+                       leaf=lambda k: self.nodes[k].leaf, cache=self.cache, compute=compute,
+                       mark=lambda ev, k: self.trace.mark(ev, k, req), root=root, live=live)
+
+    def _finish(self, key: str, seconds: float, nbytes: int, held: Any) -> None:
+        """A node finished: record its cost and offer ``held`` (value or future) to the cache."""
+        self.trace.computed(key, seconds, nbytes)
+        if not self.nodes[key].leaf:
+            self.cache.offer_computed(key, held, nbytes, seconds, self.trace.parents,
+                                      self.trace.seconds)
+
+
+class SyncSession(Session):
+    """The reference oracle: requests one at a time, in submission order, in this process."""
+
+    def __init__(self, runner: Any, trace: Trace):
+        super().__init__(runner, trace)
+        self._queue: collections.deque[int] = collections.deque()
+
+    def _submitted(self, ids: list[int], dag: DAG) -> None:
+        self._queue.extend(ids)
+
+    def wait(self) -> list[tuple[int, dict[str, Any]]]:
+        if not self._queue:
+            return []
+        i = self._queue.popleft()
+        req = self._begin(i)
+        problem = self.problems[i]
+
+        def compute(key: str, args: list) -> Any:
+            try:
+                out = _ops.run(self.nodes[key].task, *args)
+            except _ops.NodeFailed as exc:
+                self.trace.mark("fail", key, req, error=str(exc))
+                raise
+            self._finish(key, out.seconds, out.nbytes, out)
+            return out
+
+        try:
+            result = self._resolve(req, self.requests[i].leaf, compute, (problem.X, problem.y)).value
+        except _ops.NodeFailed as exc:
+            result = {"error": str(exc)}
+        self.reported += 1
+        return [(i, result)]
