@@ -1,25 +1,32 @@
 """dagreuse.search — strategies that propose configs, and the driver that evaluates them.
 
 Layering: ``search`` may import ``dagreuse.pipes`` and ``dagreuse.cache``; neither imports it.
-A strategy has one narrow interface (``ask``/``tell``) and never holds the Runner; :func:`run`
-drives it.
+A strategy has one narrow interface (``ask``/``tell``/``finished``) and never holds the Runner;
+:func:`run` drives it. Batch strategies (grid, random, gridded random) propose configs; the
+multi-fidelity ones (successive halving, Hyperband, ASHA) also resource levels, drawing their
+configs from a pipeline or from any batch strategy.
 """
 
+from ._asha import ASHA
 from ._base import BatchStrategy, Proposal, Strategy
 from ._driver import Result, run
+from ._halving import Hyperband, SuccessiveHalving
 from ._proposals import GriddedRandomSearch, GridSearch, RandomSearch
 from ._sklearn import GriddedRandomSearchCV, GridSearchCV, RandomizedSearchCV
 
 __all__ = [
+    "ASHA",
     "BatchStrategy",
     "GridSearch",
     "GridSearchCV",
     "GriddedRandomSearch",
     "GriddedRandomSearchCV",
+    "Hyperband",
     "Proposal",
     "RandomSearch",
     "RandomizedSearchCV",
     "Result",
     "Strategy",
+    "SuccessiveHalving",
     "run",
 ]

@@ -1,7 +1,18 @@
-"""``run``: drive a strategy (ask -> merge -> execute -> tell) and collect the result."""
+"""``run``: drive a strategy (ask -> merge -> submit -> tell) on one open Runner session.
+
+The loop (:class:`Search`) keeps at most ``max_in_flight`` jobs — (config, resource) evaluations
+on every fold — in flight: an asynchronous strategy (ASHA) is asked for the next job as soon as
+one completes; a batch strategy is asked for everything it has, which one DAG then merges. Each
+``ask`` becomes one merged DAG, submitted to the same session, so later batches reuse the nodes
+earlier ones left live or cached. A job is told to the strategy as soon as its last fold is in.
+
+For a promotion the loop gives merge the levels the config has climbed (its checkpoint chain):
+those of the level it is promoted from, plus the new one.
+"""
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 from typing import Any
@@ -9,27 +20,33 @@ from typing import Any
 import numpy as np
 
 from dagreuse.cache import Trace
-from dagreuse.pipes import Config, Profile, Runner, merge
+from dagreuse.pipes import Config, Problem, Profile, Runner, canonical, merge
 
-from ._base import Strategy
+from ._base import Proposal, Strategy
 
-__all__ = ["Result", "run"]
+__all__ = ["Result", "Search", "run"]
 
 
 class Result:
     """What a search found and what reuse saved.
 
-    ``trials`` holds one dict per evaluated config: ``config``, ``scores`` (per fold, primary
-    metric), ``mean_score``, ``status`` (``"ok"`` or ``"error"``), ``error`` (text or None), and
-    ``test_scores``/``train_scores`` (per metric, per fold), ``fit_time``/``score_time`` per fold,
-    ``resource``.
+    ``trials`` holds one dict per evaluation — a config at a resource level: ``config``,
+    ``config_id`` (the same for every level of one config), ``resource``, ``rung``, ``bracket``,
+    ``promoted_from`` (None unless a halving strategy set them), ``scores`` (per fold, primary
+    metric), ``mean_score``, ``status`` (``"ok"`` or ``"error"``), ``error`` (text or None),
+    ``test_scores``/``train_scores`` (per metric, per fold), ``fit_time``/``score_time`` per
+    fold. ``best_config``/``best_score`` are the best mean score at the highest resource level
+    any evaluation reached (ties to the earlier trial).
     """
 
     def __init__(self, trials: list[dict[str, Any]], profile: Profile, metrics: list[str]):
         self.trials = trials
         self.profile = profile
         self.metrics = metrics
-        ok = [t for t in trials if math.isfinite(t["mean_score"])]
+        ok = [t for t in trials if math.isfinite(t["mean_score"]) and t["status"] == "ok"]
+        levels = [t["resource"] for t in ok if t["resource"] is not None]
+        if levels:
+            ok = [t for t in ok if t["resource"] == max(levels)]
         best = max(ok, key=lambda t: t["mean_score"]) if ok else None
         self.best_trial = best
         self.best_config: Config | None = best["config"] if best else None
@@ -41,18 +58,128 @@ class Result:
 
         rows = []
         for t in self.trials:
-            row: dict[str, Any] = {}
+            row: dict[str, Any] = {"config_id": t["config_id"]}
             for stage, (label, params) in t["config"].items():
                 row[stage] = label
                 row.update({f"{stage}__{p}": v for p, v in params.items()})
+            row.update({k: t[k] for k in ("resource", "rung", "bracket") if t[k] is not None})
             row.update(mean_score=t["mean_score"], status=t["status"], error=t["error"])
             row.update({f"split{i}_score": s for i, s in enumerate(t["scores"])})
             rows.append(row)
         return pd.DataFrame(rows)
 
+    def curves(self):
+        """Learning curves as a pandas DataFrame: one row per evaluation, with ``config_id``,
+        ``bracket``, ``rung``, ``resource``, ``mean_score`` and ``status``, by config then level."""
+        import pandas as pd
+
+        cols = ["config_id", "bracket", "rung", "resource", "mean_score", "status"]
+        frame = pd.DataFrame([{k: t[k] for k in cols} for t in self.trials], columns=cols)
+        return frame.sort_values(["config_id", "resource"], kind="stable").reset_index(drop=True)
+
     def __repr__(self) -> str:
         return (f"Result(best_score={self.best_score:.4f}, trials={len(self.trials)}, "
                 f"speedup={self.profile.speedup:.2f}x)")
+
+
+class Search:
+    """The state of one ``run``: jobs in flight, the requests they wait for, the trials done.
+    Trials are told to the strategy as they complete and returned in the order proposed."""
+
+    def __init__(self, strategy: Strategy, problem: Problem, session: Any, error_score: float,
+                 max_in_flight: int | None):
+        self.strategy, self.problem, self.session = strategy, problem, session
+        self.error_score = error_score
+        if max_in_flight is None and strategy.asynchronous:
+            max_in_flight = max(1, session.runner.n_threads)
+        self.limit = max_in_flight
+        self.metrics = list(problem.scorers)
+        self.jobs: dict[int, dict[str, Any]] = {}  # in flight: job number -> its trial so far
+        self.waiting: dict[int, list[int]] = {}  # request id -> the jobs it serves
+        self.ladders: dict[tuple[str, Any], tuple] = {}  # (config key, level) -> levels climbed
+        self.config_ids: dict[str, int] = {}
+        self.done: dict[int, dict[str, Any]] = {}  # job number -> its trial
+        self._numbers = 0
+
+    def run(self) -> list[dict[str, Any]]:
+        while True:
+            self._ask()
+            if not self.jobs:
+                if self.strategy.finished:
+                    return [self.done[job] for job in sorted(self.done)]  # in proposal order
+                raise RuntimeError(
+                    f"{self.strategy!r} proposes nothing, is not finished, and waits for no "
+                    "result: it can never finish."
+                )
+            for request, result in self.session.wait():
+                self._record(request, result)
+
+    def _ask(self) -> None:
+        while not self.strategy.finished:
+            room = None if self.limit is None else self.limit - len(self.jobs)
+            if room is not None and room <= 0:
+                return
+            proposals = self.strategy.ask(room)
+            if not proposals:
+                return
+            self._submit(proposals)
+
+    def _submit(self, proposals: list[Proposal]) -> None:
+        resource = self.strategy.resource
+        levels = [self._ladder(p) for p in proposals] if resource is not None else None
+        dag = merge(self.strategy.pipeline, [p.config for p in proposals], problem=self.problem,
+                    resource=resource, levels=levels)
+        numbers = list(range(self._numbers, self._numbers + len(proposals)))
+        self._numbers += len(proposals)
+        n_folds = len(self.problem.folds)
+        for job, p in zip(numbers, proposals, strict=True):
+            key = _config_key(p.config)
+            self.jobs[job] = {
+                "config": p.config, "config_id": self.config_ids.setdefault(key, len(self.config_ids)),
+                "resource": p.resource, "rung": p.rung, "bracket": p.bracket,
+                "promoted_from": p.promoted_from, "job": p.job,
+                "test_scores": {m: [self.error_score] * n_folds for m in self.metrics},
+                "train_scores": {m: [self.error_score] * n_folds for m in self.metrics},
+                "fit_time": [0.0] * n_folds, "score_time": [0.0] * n_folds, "error": None,
+                "_folds": n_folds,
+            }
+        for request_id, request in zip(self.session.submit(dag), dag.requests, strict=True):
+            self.waiting[request_id] = [numbers[i] for i in request.configs]
+
+    def _ladder(self, p: Proposal) -> tuple:
+        """The levels ``p``'s config has climbed, ending at ``p.resource``."""
+        key = _config_key(p.config)
+        if p.promoted_from is None or not self.strategy.resource.checkpoints:
+            ladder: tuple = (p.resource,)
+        else:
+            ladder = (*self.ladders.get((key, p.promoted_from), (p.promoted_from,)), p.resource)
+        self.ladders[key, p.resource] = ladder
+        return ladder
+
+    def _record(self, request_id: int, result: dict[str, Any]) -> None:
+        f = self.session.requests[request_id].fold
+        for job in self.waiting.pop(request_id):
+            t = self.jobs[job]
+            if "error" in result:
+                t["error"] = t["error"] or result["error"]
+            else:
+                for m in self.metrics:
+                    t["test_scores"][m][f] = result["test"][m]
+                    if result["train"] is not None:
+                        t["train_scores"][m][f] = result["train"][m]
+                t["fit_time"][f], t["score_time"][f] = result["fit_time"], result["score_time"]
+            t["_folds"] -= 1
+            if t["_folds"] == 0:
+                del self.jobs[job], t["_folds"]
+                t["scores"] = t["test_scores"][self.metrics[0]]
+                t["mean_score"] = float(np.mean(t["scores"]))
+                t["status"] = "error" if t["error"] else "ok"
+                self.done[job] = t
+                self.strategy.tell([t])
+
+
+def _config_key(config: Config) -> str:
+    return json.dumps(canonical(config), sort_keys=True)
 
 
 def _check_error_score(error_score: Any) -> float:
@@ -74,11 +201,14 @@ def run(
     error_score: float = np.nan,
     groups: Any = None,
     return_train_score: bool = False,
+    max_in_flight: int | None = None,
 ) -> Result:
-    """Evaluate the configs ``strategy`` proposes, as one merged DAG per batch, on ``runner``.
+    """Evaluate the configs ``strategy`` proposes on one open session of ``runner``.
 
     Without a ``runner`` a default :class:`Runner` (local Dask cluster) is started and closed.
-    A failing candidate gets ``error_score`` and its error text; the others are unaffected.
+    ``max_in_flight`` bounds the jobs (config x resource, every fold) in flight; default: the
+    cluster's threads for asynchronous strategies (ASHA), no bound for batch ones. A failing
+    candidate gets ``error_score`` and its error text; the others are unaffected.
     """
     if not isinstance(strategy, Strategy):
         raise TypeError(
@@ -88,56 +218,23 @@ def run(
     error_score = _check_error_score(error_score)
     if runner is not None and not isinstance(runner, Runner):
         raise TypeError(f"The 'runner' parameter of run must be a dagreuse Runner. Got {runner!r}.")
+    if max_in_flight is not None and (isinstance(max_in_flight, bool) or not isinstance(
+            max_in_flight, numbers.Integral) or max_in_flight < 1):
+        raise ValueError(
+            f"The 'max_in_flight' parameter of run must be an int >= 1 or None. Got {max_in_flight!r} "
+            "instead."
+        )
+    final = next(iter(strategy.pipeline.stages[-1].alternatives.values())).operator
+    problem = Problem.of(X, y, cv, scoring, final, groups=groups,
+                         return_train_score=return_train_score)
     own = runner is None
     runner = runner or Runner()
     trace = Trace()
-    trials: list[dict[str, Any]] = []
-    metrics: list[str] = []
     try:
-        while proposals := strategy.ask():
-            dag = merge(strategy.pipeline, [p.config for p in proposals], X, y, cv, scoring,
-                        groups=groups, return_train_score=return_train_score)
-            results = runner.execute(dag, trace)
-            if not metrics:
-                metrics = _metrics(dag)
-            batch = _collect(dag, results, proposals, metrics, error_score)
-            strategy.tell(batch)
-            trials.extend(batch)
+        with runner.open(trace) as session:
+            search = Search(strategy, problem, session, error_score, max_in_flight)
+            trials = search.run()
     finally:
         if own:
             runner.close()
-    return Result(trials, Profile(trace), metrics)
-
-
-def _metrics(dag: Any) -> list[str]:
-    leaf = dag.nodes[dag.requests[0].leaf]
-    return list(leaf.task.scorers)
-
-
-def _collect(dag, results, proposals, metrics, error_score) -> list[dict[str, Any]]:
-    n_folds = len(dag.folds)
-    trials = []
-    for p in proposals:
-        trials.append({
-            "config": p.config, "resource": p.resource,
-            "test_scores": {m: [error_score] * n_folds for m in metrics},
-            "train_scores": {m: [error_score] * n_folds for m in metrics},
-            "fit_time": [0.0] * n_folds, "score_time": [0.0] * n_folds, "error": None,
-        })
-    for request, res in zip(dag.requests, results, strict=True):
-        f = request.fold
-        for i in request.configs:
-            t = trials[i]
-            if "error" in res:
-                t["error"] = t["error"] or res["error"]
-                continue
-            for m in metrics:
-                t["test_scores"][m][f] = res["test"][m]
-                if res["train"] is not None:
-                    t["train_scores"][m][f] = res["train"][m]
-            t["fit_time"][f], t["score_time"][f] = res["fit_time"], res["score_time"]
-    for t in trials:
-        t["scores"] = t["test_scores"][metrics[0]]
-        t["mean_score"] = float(np.mean(t["scores"]))
-        t["status"] = "error" if t["error"] else "ok"
-    return trials
+    return Result(trials, Profile(trace), search.metrics)

@@ -14,10 +14,10 @@ from dagreuse.pipes import Config, Pipeline
 from ._base import BatchStrategy
 from ._sampling import distinct, enumerate_stage, sample_stage
 
-__all__ = ["GridSearch", "GriddedRandomSearch", "RandomSearch"]
+__all__ = ["GridSearch", "GriddedRandomSearch", "RandomSearch", "check_seed"]
 
 
-def _check_seed(owner: str, seed: Any) -> None:
+def check_seed(owner: str, seed: Any) -> None:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
         raise TypeError(f"The 'seed' parameter of {owner} must be an int or None. Got {seed!r} instead.")
 
@@ -44,7 +44,7 @@ class RandomSearch(BatchStrategy):
         super().__init__(pipeline)
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"The 'n' parameter of RandomSearch must be an int >= 1. Got {n!r} instead.")
-        _check_seed("RandomSearch", seed)
+        check_seed("RandomSearch", seed)
         self.n, self.seed = int(n), seed
 
     def configs(self) -> list[Config]:
@@ -75,7 +75,7 @@ class GriddedRandomSearch(BatchStrategy):
                 f"The 'branching' parameter of GriddedRandomSearch must be a list of {n_stages} "
                 f"ints >= 1 (one per stage: {', '.join(pipeline.names)}). Got {branching!r} instead."
             )
-        _check_seed("GriddedRandomSearch", seed)
+        check_seed("GriddedRandomSearch", seed)
         self.branching, self.seed = [int(b) for b in branching], seed
 
     def configs(self) -> list[Config]:
