@@ -7,10 +7,19 @@
 * ``speedup = independent / spent``; ``ideal_speedup = independent / merged``.
 
 Shared time is never double-counted: each computation is one ``compute`` event in the trace.
+
+For a multi-fidelity search the independent evaluation is that of the same schedule: every
+(config, resource, fold) fitted from scratch as its own pipeline — what the thesis' Fig. 4.7
+compares against. A request's path holds the prefix and, with ``Iterations``, every checkpoint
+below its level, so its path cost is what training to that level from scratch costs. The
+per-stage table has one row per resource level of the leaf stage (``clf@1/16``), and
+:attr:`Profile.rungs` one per level: training units spent and what the independent evaluation
+would train, checkpoint hits (promotions that resumed from a cached model) and prefix hits.
 """
 
 from __future__ import annotations
 
+import fractions
 import math
 import os
 from collections import defaultdict
@@ -18,7 +27,7 @@ from typing import Any
 
 from dagreuse.cache import POLICIES, Trace, plot_sweep, sweep
 
-__all__ = ["Profile"]
+__all__ = ["Profile", "level_text"]
 
 
 class Profile:
@@ -44,19 +53,25 @@ class Profile:
         )
         for k in unique:
             node = trace.nodes[k]
-            rows[node["stage"]]["nodes"] += 1
-            rows[node["stage"]]["bytes"] += 0 if node["leaf"] else trace.nbytes(k)
+            rows[_label(node)]["nodes"] += 1
+            rows[_label(node)]["bytes"] += 0 if node["leaf"] else trace.nbytes(k)
         for e in trace.events:
             if e["ev"] in ("compute", "hit", "share"):
-                row = rows[trace.nodes[e["key"]]["stage"]]
+                row = rows[_label(trace.nodes[e["key"]])]
                 if e["ev"] == "compute":
                     row["computed"] += 1
                     row["seconds"] += e["seconds"]
                 else:
                     row["hits" if e["ev"] == "hit" else "shared"] += 1
         order = {s: i for i, s in enumerate(trace.meta.get("stages", []))}
-        ranked = sorted(rows.items(), key=lambda sr: order.get(sr[0], len(order)))
+        levels = {_label(n): n.get("resource") for n in trace.nodes.values()}
+        ranked = sorted(rows.items(), key=lambda sr: (
+            order.get(sr[0].split("@")[0], len(order)), levels.get(sr[0]) or 0))
         self.stages = [{"stage": s, **r} for s, r in ranked]
+        self.rungs = _rungs(trace)
+        self.units_trained = sum(r["units"] for r in self.rungs)
+        self.independent_units = sum(r["independent_units"] for r in self.rungs)
+        self.checkpoint_hits = sum(r["checkpoint_hits"] for r in self.rungs)
 
     @property
     def speedup(self) -> float:
@@ -93,7 +108,8 @@ class Profile:
     def to_dict(self) -> dict[str, Any]:
         keys = ("n_requests", "n_configs_evaluated", "n_unique_nodes", "n_computed",
                 "independent_seconds", "merged_seconds", "spent_seconds", "wall_seconds",
-                "speedup", "ideal_speedup", "working_set_bytes", "cache_stats", "stages")
+                "speedup", "ideal_speedup", "working_set_bytes", "cache_stats", "stages", "rungs",
+                "units_trained", "independent_units", "checkpoint_hits")
         return {k: getattr(self, k) for k in keys}
 
     def __str__(self) -> str:
@@ -104,6 +120,13 @@ class Profile:
                 f"{r['stage'][:13]:<14}{r['nodes']:>7}{r['computed']:>10}{r['hits']:>7}"
                 f"{r['shared']:>8}{r['seconds']:>10.2f}{r['bytes'] / 1e6:>10.1f}"
             )
+        if self.rungs:
+            lines += ["-" * len(head), f"{'level':<14}{'requests':>9}{'units':>12}"
+                      f"{'from scratch':>14}{'ckpt hits':>11}{'prefix hits':>13}"]
+            for r in self.rungs:
+                lines.append(
+                    f"{level_text(r['resource']):<14}{r['requests']:>9}{r['units']:>12g}"
+                    f"{r['independent_units']:>14g}{r['checkpoint_hits']:>11}{r['prefix_hits']:>13}")
         c = self.cache_stats
         cap = c.get("capacity", math.inf)
         cap_text = "unbounded" if cap == math.inf else f"{cap / 1e6:.1f} MB"
@@ -122,6 +145,52 @@ class Profile:
 
     def __repr__(self) -> str:
         return f"Profile(speedup={self.speedup:.2f}, ideal_speedup={self.ideal_speedup:.2f})"
+
+
+def level_text(level: Any) -> str:
+    """A resource level as read: ``27``, or a fraction as ``1/16`` when it is one."""
+    if isinstance(level, float) and not level.is_integer():
+        f = fractions.Fraction(level).limit_denominator(10_000)
+        return f"{f.numerator}/{f.denominator}" if abs(float(f) - level) < 1e-12 else f"{level:g}"
+    return f"{level:g}" if isinstance(level, float) else str(level)
+
+
+def _label(node: dict[str, Any]) -> str:
+    level = node.get("resource")
+    return node["stage"] if level is None else f"{node['stage']}@{level_text(level)}"
+
+
+def _rungs(trace: Trace) -> list[dict[str, Any]]:
+    """One row per resource level of the requests (class docstring of the module)."""
+    level_of = {e["req"]: e["resource"] for e in trace.requests() if "resource" in e}
+    if not level_of:
+        return []
+    rows: dict[Any, dict[str, Any]] = {}
+
+    def row(level: Any) -> dict[str, Any]:
+        return rows.setdefault(level, {"resource": level, "requests": 0, "units": 0,
+                                       "independent_units": 0, "checkpoint_hits": 0,
+                                       "prefix_hits": 0, "seconds": 0.0})
+
+    for e in trace.requests():
+        if "resource" in e:
+            r = row(e["resource"])
+            r["requests"] += 1
+            r["independent_units"] += len(e.get("configs") or [0]) * sum(
+                trace.nodes[k].get("units", 0) for k in e["path"])
+    for e in trace.events:
+        node = trace.nodes.get(e.get("key"))
+        if e["ev"] == "compute" and node.get("resource") is not None:
+            r = row(node["resource"])
+            r["units"] += node.get("units", 0)
+            r["seconds"] += e["seconds"]
+        elif e["ev"] in ("hit", "share") and e.get("req") in level_of:
+            r = row(level_of[e["req"]])
+            if node.get("checkpoint"):
+                r["checkpoint_hits"] += 1
+            elif node.get("resource") is None and e["ev"] == "hit":
+                r["prefix_hits"] += 1
+    return [rows[k] for k in sorted(rows)]
 
 
 def _ratio(a: float, b: float) -> float:

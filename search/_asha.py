@@ -96,7 +96,8 @@ class ASHA(MultiFidelity):
                           for s, cap in zip(self.brackets, caps, strict=True)]
         self._next = 0  # next config to start
         self._jobs: dict[int, tuple[_Bracket, int, int]] = {}  # job -> (bracket, member, rung)
-        self._arrivals = 0
+        self._handed = 0  # jobs handed out
+        self._arrivals = 0  # results told
 
     def ask(self, n: int | None = None) -> list[Proposal]:
         out: list[Proposal] = []
@@ -123,7 +124,7 @@ class ASHA(MultiFidelity):
         return self._proposal(b, member, 0)
 
     def _proposal(self, b: _Bracket, member: int, rung: int) -> Proposal:
-        job = len(self._jobs) + self._arrivals
+        job, self._handed = self._handed, self._handed + 1
         self._jobs[job] = (b, member, rung)
         previous = b.levels[rung - 1] if rung else None
         return Proposal(self._configs_list[member], b.levels[rung], previous, rung, b.s, job)

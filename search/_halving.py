@@ -54,8 +54,8 @@ class Bracket:
         if self.rung == len(self.levels) - 1:
             self.done = True
             return
-        kept = top(self.entries, len(self.members) // self.eta)
-        self.members = sorted(e.member for e in kept)  # in config order: the DAG decides the rest
+        # best first, as ASHA promotes them: in-order results then break later ties alike
+        self.members = [e.member for e in top(self.entries, len(self.members) // self.eta)]
         self.rung, self.handed, self.entries = self.rung + 1, 0, []
         self.done = not self.members
 
@@ -66,7 +66,8 @@ class Halving(MultiFidelity):
     def _start(self, configs: list[Config], brackets: list[Bracket]) -> None:
         self._all = configs
         self._brackets = brackets
-        self._jobs: dict[int, tuple[Bracket, int]] = {}
+        self._jobs: dict[int, tuple[Bracket, int]] = {}  # handed out, not told yet
+        self._handed = 0
 
     def ask(self, n: int | None = None) -> list[Proposal]:
         out: list[Proposal] = []
@@ -75,7 +76,7 @@ class Halving(MultiFidelity):
             if room == 0:
                 break
             for member, rung, level, previous in bracket.proposals(room):
-                job = len(self._jobs)
+                job, self._handed = self._handed, self._handed + 1
                 self._jobs[job] = (bracket, member)
                 out.append(Proposal(self._all[member], level, previous, rung, bracket.label, job))
         return out
