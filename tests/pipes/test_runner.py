@@ -387,3 +387,40 @@ def test_profile_is_consistent(data, log):
     assert [r["stage"] for r in profile.stages] == ["split", "scale", "reduce", "clf"]
     text = str(profile)
     assert "speedup" in text and "reduce" in text and math.isfinite(profile.speedup)
+
+
+def test_a_session_merges_dags_submitted_while_earlier_ones_run(data, log, make_runner):
+    X, y = data
+    pipe = counted_pipeline(log)
+    first = merge(pipe, configs(cs=(0.1,)), X, y, cv=3)
+    second = merge(pipe, configs(cs=(1.0, 10.0)), X, y, cv=3)  # the same prefixes
+    trace = Trace()
+    with make_runner(Unbounded()) as runner, runner.open(trace) as session:
+        a = session.submit(first)
+        early = session.wait()  # some of the first batch, the rest still running
+        b = session.submit(second)
+        got = dict(early)
+        got.update(session.results())
+        assert session.pending == 0 and session.wait() == []
+    assert sorted(got) == a + b and len(early) >= 1
+    counts = read_counts(log)  # the second batch shared the live nodes and hit the cached ones
+    assert all(n == 1 for n in counts.values())
+    assert fits(counts, "reduce") == first.count("reduce")
+    assert trace.count("share") + trace.count("hit") > 0
+    with Runner(Unbounded(), scheduler="sync") as oracle:
+        want = oracle.execute(first) + oracle.execute(second)
+    assert untimed([got[i] for i in a + b]) == untimed(want)
+
+
+def test_one_session_at_a_time_and_none_after_close(data):
+    X, y = data
+    pipe = Pipeline([("clf", LogisticRegression(max_iter=200), {"C": space.choice([0.1, 1.0])})])
+    dag = merge(pipe, [{"clf": ("LogisticRegression", {"C": 0.1})}], X, y, cv=2)
+    with Runner(Unbounded(), scheduler="sync") as runner:
+        session = runner.open()
+        with pytest.raises(RuntimeError, match="already has an open session"):
+            runner.open()
+        session.close()
+        with pytest.raises(RuntimeError, match="session is closed"):
+            session.submit(dag)
+        assert len(runner.execute(dag)) == 2  # a new session
