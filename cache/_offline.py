@@ -51,7 +51,7 @@ class Belady(Policy):
         return uses[i] if i < len(uses) else math.inf
 
     def victim(self, entries, new_key, new):
-        candidates = [*entries, new_key]
+        candidates = [*entries, *([] if new_key is None else [new_key])]
         return max(candidates, key=lambda k: (self._next_use(k), -self._depth.get(k, 0)))
 
 

@@ -6,7 +6,9 @@ policy object can configure many runs and each starts from the same seeded state
 
 The one decision a policy makes is :meth:`Policy.victim`: given the current entries *and* the
 candidate being offered, pick the one to drop. Returning the candidate means "do not admit it".
-This is DESIGN §5 verbatim; the admission loop itself lives in the store.
+This is DESIGN §5 verbatim; the admission loop itself lives in the store. The store may ask a
+policy to choose among some entries only (those no pending request needs), and without the
+candidate (``new_key=None``) when the candidate is needed: the rule is the same over fewer keys.
 """
 
 from __future__ import annotations
@@ -80,8 +82,10 @@ class Policy:
         """Whether an entry of ``size`` bytes may be considered at all (it must fit)."""
         return size <= self.capacity
 
-    def victim(self, entries: Mapping[Hashable, Entry], new_key: Hashable, new: Entry) -> Hashable:
-        """Key of the entry to evict among ``entries`` and the candidate ``new_key``."""
+    def victim(self, entries: Mapping[Hashable, Entry], new_key: Hashable | None,
+               new: Entry) -> Hashable:
+        """Key of the entry to evict among ``entries`` and the candidate ``new_key`` (``None``:
+        among ``entries`` only, which is then not empty)."""
         raise NotImplementedError
 
     # -- bookkeeping hooks --------------------------------------------------------------------
@@ -121,7 +125,7 @@ class LRU(Policy):
     def victim(self, entries, new_key, new):
         if not entries:
             return new_key
-        return min(entries, key=lambda k: self._last.get(k, 0))
+        return min(entries, key=lambda k: self._last.get(k, 0))  # the candidate is the newest
 
     def on_insert(self, key, entry):
         self._tick(key)
@@ -142,9 +146,11 @@ class Reciprocal(Policy):
         return 1.0 / max(entry.cost, EPSILON)
 
     def victim(self, entries, new_key, new):
-        keys = [*entries, new_key]
-        weights = np.array([self._weight(e) for e in entries.values()] + [self._weight(new)])
-        return self._draw(keys, weights)
+        keys, weights = list(entries), [self._weight(e) for e in entries.values()]
+        if new_key is not None:
+            keys.append(new_key)
+            weights.append(self._weight(new))
+        return self._draw(keys, np.array(weights))
 
 
 class WReciprocal(Reciprocal):
@@ -172,7 +178,8 @@ class GreedyDualSize(Policy):
 
     def victim(self, entries, new_key, new):
         candidates = [(self._h.get(k, 0.0), i, k) for i, k in enumerate(entries)]
-        candidates.append((self._value(new), len(candidates), new_key))
+        if new_key is not None:
+            candidates.append((self._value(new), len(candidates), new_key))
         h, _, key = min(candidates, key=lambda t: (t[0], t[1]))
         self._inflation = h
         return key

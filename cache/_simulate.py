@@ -2,14 +2,19 @@
 
 Semantics are the Runner's with ``max_in_flight=1`` — the same :func:`resolve`: each request
 reuses the deepest cached node of its path (a hit), computes everything below it (misses; the
-leaf is always computed) and offers each computed inner node to the cache. Costs are the trace's
+leaf is always computed) and offers each computed inner node to the cache; and the same known
+future: from the trace's ``submit`` events the replay knows which requests were submitted and
+not done yet, and the cache evicts the nodes none of them needs first (for online policies:
+Belady and OPT see the whole future anyway). Costs are the trace's
 measurements: the k-th computation of a node costs what its k-th live computation took (the mean
 once the live ones run out), so replaying a live trace with the live policy, capacity and seed
-reproduces the live hits, misses and evictions exactly.
+reproduces the live hits, misses and evictions exactly. A trace without ``submit`` events (an
+older or a synthetic one) is replayed without that rule.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import math
 from collections.abc import Hashable
@@ -60,7 +65,11 @@ def simulate(trace: Trace, policy: Policy, cost: str = "own") -> SimResult:
     paths = [e["path"] for e in trace.requests()]
     if getattr(policy, "solve", None) is not None:  # exact OPT: an optimisation, not a replay
         return policy.solve(trace, paths)
-    store = Cache(policy, cost=cost)
+    # the known future (nodes of the requests submitted and not done), for online policies of
+    # traces that record their submissions; offline ones see the whole future anyway
+    needs: collections.Counter = collections.Counter()
+    replay_needs = not getattr(policy, "offline", False) and trace.count("submit") > 0
+    store = Cache(policy, cost=cost, needed=(lambda key: needs[key] > 0) if replay_needs else None)
     if hasattr(store.policy, "prepare"):  # offline policies see the future
         store.policy.prepare(trace, paths)
     measured = trace.computations()
@@ -83,12 +92,23 @@ def simulate(trace: Trace, policy: Policy, cost: str = "own") -> SimResult:
             store.offer_computed(key, True, trace.nbytes(key), s, trace.parents, seconds_of)
         return True
 
-    for t, path in enumerate(paths):
+    known, t = 0, 0  # requests submitted so far; the next request
+    for e in trace.events:
+        if e["ev"] == "submit":
+            for p in paths[known:known + e["n"]]:
+                needs.update(p[:-1])
+            known += e["n"]
+            continue
+        if e["ev"] != "request":
+            continue
+        path = paths[t]
         if hasattr(store.policy, "advance"):
             store.policy.advance(t)
         with contextlib.suppress(_Failed):
             resolve(path[-1], parents=trace.parents, leaf=lambda k: trace.nodes[k]["leaf"],
                     cache=store, compute=compute, mark=lambda ev, k: None)
+        needs.subtract(path[:-1])
+        t += 1
     seconds = spent[0]
     stats = store.stats()
     return SimResult(repr(policy), store.capacity, cost, seconds, stats["hits"], stats["misses"],

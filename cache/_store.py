@@ -3,6 +3,12 @@
 The store never decides *who* leaves — it asks its policy (``_policy.py``). It holds whatever
 value the caller gives it: a result in sync mode, a Dask future in cluster mode (holding the
 future keeps the data alive on its worker; dropping it lets Dask free the data).
+
+The known future (DESIGN §4). The owner may say which keys requests still to come need
+(``needed``, a predicate set while a Runner session is open). Then an entry no pending request
+needs goes first: the policy draws its victim among those entries (and the candidate, when it is
+not needed itself) before it may touch a needed one. Without it, a small cache that recomputes a
+node for one request could evict the node the next request of the same batch needs, and thrash.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ class Cache:
         policy: Policy | None = None,
         on_evict: Callable[[Hashable], None] | None = None,
         cost: str = "own",
+        needed: Callable[[Hashable], bool] | None = None,
     ):
         if cost not in COSTS:
             raise ValueError(f"The 'cost' parameter must be one of {COSTS}. Got {cost!r} instead.")
@@ -54,6 +61,7 @@ class Cache:
         self.capacity = self.policy.capacity
         self._entries: dict[Hashable, Entry] = {}
         self._on_evict = on_evict
+        self.needed = needed  # whether requests still to come need a key (module docstring)
         self.used = 0.0
         self.hits = self.misses = self.evictions = self.rejections = 0
         self.peak = 0.0
@@ -93,7 +101,7 @@ class Cache:
             self.rejections += 1
             return False
         while self.used + new.size > self.capacity:
-            victim = self.policy.victim(self._entries, key, new)
+            victim = self._victim(key, new)
             if victim == key:
                 self.rejections += 1
                 return False
@@ -103,6 +111,17 @@ class Cache:
         self.peak = max(self.peak, self.used)
         self.policy.on_insert(key, new)
         return True
+
+    def _victim(self, key: Hashable, new: Entry) -> Hashable:
+        """The policy's choice, among the entries no pending request needs first."""
+        if self.needed is None:
+            return self.policy.victim(self._entries, key, new)
+        idle = {k: e for k, e in self._entries.items() if not self.needed(k)}
+        if not self.needed(key):
+            return self.policy.victim(idle, key, new)  # the candidate itself, if nothing is idle
+        if idle:
+            return self.policy.victim(idle, None, new)
+        return self.policy.victim(self._entries, key, new)
 
     def offer_computed(
         self, key: Hashable, value: Any, size: float, seconds: float,

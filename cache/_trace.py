@@ -6,12 +6,16 @@ A trace is plain, JSON-serialisable data::
      "meta":   {...free-form: policy, capacity, max_in_flight, wall seconds...},
      "nodes":  {key: {"stage": str, "parents": [key, ...], "seconds": float, "bytes": int,
                       "leaf": bool[, "resource": level, "units": float, "checkpoint": bool]}},
-     "events": [{"ev": "request", "req": int, "path": [key, ...], "config": int, "fold": int},
+     "events": [{"ev": "submit", "n": int},
+                {"ev": "request", "req": int, "path": [key, ...], "config": int, "fold": int},
                 {"ev": "hit" | "miss" | "share" | "evict", "key": key, "req": int | None},
                 {"ev": "compute", "key": key, "seconds": float, "bytes": int},
                 {"ev": "fail", "key": key, "req": int, "error": str}, ...]}
 
-A request's ``path`` lists every node its leaf depends on, parents before children, the leaf
+A ``submit`` event says that the next ``n`` requests (in the order of their ``request`` events,
+which is the order they were submitted in) became known to the Runner then: until each is done,
+the cache keeps the nodes it needs over others (the simulator replays that). A request's
+``path`` lists every node its leaf depends on, parents before children, the leaf
 last (for a chain: from the fold split down to the leaf). A split has no parents (its input is
 the data). Node
 ``seconds`` and ``bytes`` are measured on the worker; when a node was computed more than once,
@@ -63,6 +67,10 @@ class Trace:
         self._n_requests += 1
         self.events.append({"ev": "request", "req": req, "path": list(path), **info})
         return req
+
+    def submitted(self, n: int) -> None:
+        """``n`` more requests are known to the Runner (they start later, in this order)."""
+        self.events.append({"ev": "submit", "n": n})
 
     def computed(self, key: Hashable, seconds: float, nbytes: int) -> None:
         node = self.nodes[key]

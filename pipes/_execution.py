@@ -129,9 +129,15 @@ class DaskSession(Session):
                     return []
             for fut in self.ac.next_batch(block=True):
                 self._handle(fut)
-            self._step()
+            if self.ready:
+                # back to the caller before new requests start, as the oracle does: what it
+                # submits on hearing these results is known before they start (the known future)
+                self._dispatch()
+            else:
+                self._step()
         out, self.ready = self.ready, []
-        self.reported += len(out)
+        for i, _ in out:
+            self._reported(i)
         return out
 
     def _stop(self) -> None:

@@ -5,7 +5,10 @@ A search that hands out jobs one at a time (ASHA) or a rung at a time (successiv
 submits a small DAG per job or rung. Keys are content keys, so every submitted DAG merges into
 the nodes the session already knows: a node that is live (being computed) is shared, a cached one
 is a hit, and no node is computed twice while it is live or cached. The bound on live work and
-the cache capacity hold across the whole session, not per batch.
+the cache capacity hold across the whole session, not per batch. The session also tells the
+cache which nodes the requests submitted and not finished yet need (``needs``): those are
+evicted last (``dagreuse.cache.Cache``), and the trace records each submission so that the
+simulator replays the same rule.
 
 :class:`Session` holds what both executors share — the merged nodes, the requests, the trace —
 and :class:`SyncSession` is the reference oracle: one request at a time, in submission order, in
@@ -42,6 +45,9 @@ class Session:
         self.children: dict[str, list[str]] = collections.defaultdict(list)
         self.requests: list[Request] = []
         self.problems: list[Any] = []  # each request's DAG problem (its data)
+        # node -> submitted requests not reported yet that need it: the cache's known future
+        self.needs: collections.Counter = collections.Counter()
+        self.cache.needed = lambda key: self.needs[key] > 0
         self.reported = 0
         self.closed = False
         self._t0 = time.perf_counter()
@@ -71,6 +77,9 @@ class Session:
         first = len(self.requests)
         self.requests.extend(dag.requests)
         self.problems.extend([dag.problem] * len(dag.requests))
+        for request in dag.requests:
+            self.needs.update(request.path[:-1])
+        self.trace.submitted(len(dag.requests))
         ids = list(range(first, len(self.requests)))
         self._submitted(ids, dag)
         return ids
@@ -101,6 +110,7 @@ class Session:
             meta = self.trace.meta
             meta["wall_seconds"] = meta.get("wall_seconds", 0.0) + time.perf_counter() - self._t0
             meta["cache_stats"] = self.cache.stats()
+            self.cache.needed = None
             self.runner._session = None
 
     def __enter__(self) -> Session:
@@ -115,6 +125,11 @@ class Session:
 
     def _stop(self) -> None:
         """Hook: release what the executor holds."""
+
+    def _reported(self, i: int) -> None:
+        """Request ``i``'s result is out: the nodes it needed are needed one request less."""
+        self.reported += 1
+        self.needs.subtract(self.requests[i].path[:-1])
 
     def _begin(self, i: int) -> int:
         request = self.requests[i]
@@ -167,5 +182,5 @@ class SyncSession(Session):
             result = self._resolve(req, self.requests[i].leaf, compute, (problem.X, problem.y)).value
         except _ops.NodeFailed as exc:
             result = {"error": str(exc)}
-        self.reported += 1
+        self._reported(i)
         return [(i, result)]

@@ -26,9 +26,12 @@ deterministic estimators of scikit-learn the two give identical models.
 
 from __future__ import annotations
 
+import collections
 import copy
+import hashlib
 import math
 import numbers
+import threading
 from typing import Any
 
 import numpy as np
@@ -111,24 +114,12 @@ class Samples(Resource):
 
     def rows(self, y: Any, fraction: float, classifier: bool = True) -> np.ndarray:
         """Indices of the rows the leaf fits on at ``fraction``, in their original order."""
-        n = len(y)
-        order = self._order(y, classifier)
-        return np.sort(order[: self.size(fraction, n)])
-
-    def _order(self, y: Any, classifier: bool) -> np.ndarray:
-        rng = np.random.default_rng(self.seed)
-        n = len(y)
         y = np.asarray(y)
-        if not (self.stratify and classifier and type_of_target(y) in ("binary", "multiclass")):
-            return rng.permutation(n)
-        # each class in its own random order; position j of n_c ranks at (j + u) / n_c, so every
-        # prefix of the merged order holds each class in proportion to within one row
-        rank = np.empty(n)
-        for c in np.unique(y):
-            idx = np.flatnonzero(y == c)
-            idx = idx[rng.permutation(len(idx))]
-            rank[idx] = (np.arange(len(idx)) + rng.random(len(idx))) / len(idx)
-        return np.argsort(rank, kind="stable")
+        stratify = bool(self.stratify and classifier
+                        and type_of_target(y) in ("binary", "multiclass"))
+        digest = hashlib.sha256(y.tobytes() + str(y.dtype).encode()).hexdigest()
+        order = _order(digest, self.seed, stratify, y)
+        return np.sort(order[: self.size(fraction, len(y))])
 
     def units(self, level: float, previous: Any, n_rows: int) -> float:
         return self.size(level, n_rows)
@@ -237,6 +228,40 @@ class Iterations(Resource):
 
     def __repr__(self) -> str:
         return f"Iterations({self.param!r})"
+
+
+_ORDERS: collections.OrderedDict = collections.OrderedDict()  # (digest, seed, stratify) -> order
+_ORDERS_LOCK = threading.Lock()
+
+
+def _order(digest: str, seed: int, stratify: bool, y: np.ndarray) -> np.ndarray:
+    """The fixed permutation of a fold's rows, computed once per process and fold (every leaf of
+    the fold at every level reads it), keyed by the ``digest`` of ``y``; the last 64 are kept."""
+    key = (digest, seed, stratify)
+    with _ORDERS_LOCK:
+        if key in _ORDERS:
+            _ORDERS.move_to_end(key)
+            return _ORDERS[key]
+    order = _permutation(seed, stratify, y)
+    with _ORDERS_LOCK:
+        _ORDERS[key] = order
+        while len(_ORDERS) > 64:
+            _ORDERS.popitem(last=False)
+    return order
+
+
+def _permutation(seed: int, stratify: bool, y: np.ndarray) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if not stratify:
+        return rng.permutation(len(y))
+    # each class in its own random order; position j of n_c ranks at (j + u) / n_c, so every
+    # prefix of the merged order holds each class in proportion to within one row
+    rank = np.empty(len(y))
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        idx = idx[rng.permutation(len(idx))]
+        rank[idx] = (np.arange(len(idx)) + rng.random(len(idx))) / len(idx)
+    return np.argsort(rank, kind="stable")
 
 
 def fit_pipeline(pipeline: SkPipeline, X: Any, y: Any, resource: Resource | None = None,

@@ -33,6 +33,7 @@ class Bracket:
 
     def __init__(self, members: list[int], levels: list[Any], eta: int, label: int):
         self.members, self.levels, self.eta, self.label = members, levels, eta, label
+        self.order = {m: i for i, m in enumerate(members)}
         self.rung = 0
         self.handed = 0  # members of this rung proposed so far
         self.entries: list[Entry] = []
@@ -48,7 +49,9 @@ class Bracket:
         return [(m, self.rung, self.levels[self.rung], previous) for m in take]
 
     def tell(self, member: int, score: float) -> None:
-        self.entries.append(Entry(member, score, len(self.entries)))
+        # a synchronous rung is complete before it is ranked: its ties go to the member proposed
+        # first, whatever order the cluster finished them in
+        self.entries.append(Entry(member, score, self.order[member]))
         if len(self.entries) < len(self.members):
             return
         if self.rung == len(self.levels) - 1:
@@ -56,6 +59,7 @@ class Bracket:
             return
         # best first, as ASHA promotes them: in-order results then break later ties alike
         self.members = [e.member for e in top(self.entries, len(self.members) // self.eta)]
+        self.order = {m: i for i, m in enumerate(self.members)}
         self.rung, self.handed, self.entries = self.rung + 1, 0, []
         self.done = not self.members
 

@@ -9,8 +9,11 @@ itself, so the winner is always trained on the full resource (the thesis leaves 
 ALGORITHMS.md §2 AMBIG (c)); e.g. r=1, R=300, eta=4 gives 1, 4, 16, 64, 300.
 
 Ranking. Scores are greater-is-better. NaN, inf and failed evaluations rank worst and are never
-promoted; ties go to the earlier result (arrival order); a rung of ``n`` results promotes from
-its top ``floor(n / eta)``, counting results already promoted and failed ones.
+promoted; ties go to the earlier result — in ASHA the one that arrived first, in synchronous
+successive halving (whose rungs are ranked only when complete) the one proposed first, so that
+its promotions do not depend on the order a cluster happened to finish them in. A rung of ``n``
+results promotes from its top ``floor(n / eta)``, counting results already promoted and failed
+ones.
 """
 
 from __future__ import annotations

@@ -115,3 +115,23 @@ def test_random_victims_follow_their_weights(policy, weight):
         prob = w[k] / total
         sigma = math.sqrt(trials * prob * (1 - prob))
         assert abs(n - trials * prob) <= 4 * sigma + 1, (k, n, trials * prob)
+
+
+SEEDED = [lambda cap, seed: LRU(cap), lambda cap, seed: Reciprocal(cap, seed=seed),
+          lambda cap, seed: WReciprocal(cap, seed=seed), lambda cap, seed: GreedyDualSize(cap)]
+
+
+@pytest.mark.parametrize("make", SEEDED, ids=IDS)
+def test_entries_no_pending_request_needs_go_first(make):
+    for seed in range(20):
+        needed = {"a", "c"}
+        cache = Cache(make(100, seed), needed=lambda k, needed=needed: k in needed)
+        cache.offer("a", 1, 40, 0.001)  # cheap and big: the first victim of every policy alone
+        cache.offer("b", 1, 40, 10.0)
+        assert cache.offer("c", 1, 40, 1.0)
+        assert set(cache.keys()) == {"a", "c"}  # b, which nothing needs, made room
+        assert not cache.offer("d", 1, 40, 100.0)  # not needed itself, and everything else is
+        assert set(cache.keys()) == {"a", "c"}
+        needed.add("e")
+        assert cache.offer("e", 1, 40, 50.0) in (True, False)  # all needed: the plain rule
+        assert cache.used <= 100

@@ -1,10 +1,13 @@
 """Every online policy: replaying a live trace (max_in_flight=1) reproduces the live run exactly."""
 
 import pytest
+from sklearn.decomposition import PCA
+from sklearn.linear_model import SGDClassifier
 
 from dagreuse.cache import LRU, GreedyDualSize, NoCache, Reciprocal, Unbounded, WReciprocal, simulate
-from dagreuse.pipes import Runner
-from dagreuse.search import GriddedRandomSearch, run
+from dagreuse.pipes import Pipeline, Runner, resources, space
+from dagreuse.pipes.testing import Counted
+from dagreuse.search import ASHA, GriddedRandomSearch, run
 from tests.conftest import counted_pipeline
 
 POLICIES = {
@@ -33,3 +36,26 @@ def test_replay_reproduces_live_hits_and_misses(make, cost, data, client, log):
     assert replay.seconds == pytest.approx(result.profile.spent_seconds)
     if policy.capacity not in (0, float("inf")):
         assert live["evictions"] > 0  # the capacity really bounds this run
+
+
+@pytest.mark.parametrize("make", [POLICIES["wreciprocal"], POLICIES["lru"]], ids=["wreciprocal", "lru"])
+def test_replay_follows_the_known_future_of_several_submissions(make, data, client, log):
+    """ASHA submits a small DAG per job, several in flight: the replay sees the same requests
+    submitted and not done at every eviction, so it evicts as the live run did."""
+    X, y = data
+    pipe = Pipeline([("reduce", Counted(PCA(random_state=0), log, "reduce"),
+                      {"estimator__n_components": space.randint(2, 12)}),
+                     ("clf", SGDClassifier(random_state=0, tol=None),
+                      {"alpha": space.loguniform(1e-5, 1e-1)})])
+    policy = make("30kB")
+    asha = ASHA(GriddedRandomSearch(pipe, [3, 6], seed=0), resources.Iterations("max_iter"),
+                min_resource=1, max_resource=9, eta=3)
+    with Runner(policy, client=client, max_in_flight=1) as runner:
+        result = run(asha, X, y, cv=3, runner=runner, max_in_flight=3)
+    trace = result.profile.trace
+    assert trace.count("submit") > 3
+    live = result.profile.cache_stats
+    replay = simulate(trace, policy)
+    assert (replay.hits, replay.misses, replay.evictions) == (
+        live["hits"], live["misses"], live["evictions"])
+    assert live["evictions"] > 0

@@ -93,9 +93,9 @@ def test_small_cache_stays_under_capacity_with_equal_scores(data, log, make_runn
     assert [r["test"] for r in small] == [r["test"] for r in full]
     assert small_profile.n_computed >= profile.n_computed
     if make_runner.sequential:
-        # In depth-first order a third of the working set must lose something still needed; with
-        # requests in flight together the needed nodes may all be computed before any eviction.
-        assert small_profile.n_computed > profile.n_computed
+        # In depth-first order the nodes the requests still to come need fit in a third of the
+        # working set, and the cache evicts the others first (the known future): nothing is lost
+        assert small_profile.n_computed == profile.n_computed
 
 
 def test_first_stage_nodes_started_ahead_are_held_until_claimed(data, client, log):
