@@ -1,5 +1,6 @@
-"""Workloads shared by the bench scripts: the demo search, a front-loaded text pipeline, and the
-2-core local cluster they run on.
+"""Workloads shared by the bench scripts: the demo search, a front-loaded text pipeline, data in
+the shape of the thesis' TIMIT task (random features, then a linear model), and the 2-core local
+cluster they run on.
 
 The text corpus is built offline from the docstrings of installed packages (parsed with ``ast``,
 nothing imported), labelled by package: real, varied English/technical prose, no download.
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 
 import numpy as np
 from distributed import Client, LocalCluster
+from sklearn.datasets import make_classification
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.feature_selection import SelectPercentile, chi2
 from sklearn.linear_model import SGDClassifier
@@ -23,7 +25,7 @@ from sklearn.naive_bayes import ComplementNB
 
 from dagreuse.pipes import Pipeline, retain_freed_memory, space
 
-__all__ = ["TEXT_BRANCHING", "cluster_of", "text_corpus", "text_pipeline"]
+__all__ = ["TEXT_BRANCHING", "cluster_of", "text_corpus", "text_pipeline", "timit_like"]
 
 PACKAGES = ("sklearn", "scipy", "numpy", "distributed", "asyncio")
 #: 2 vectorizers x 5 selections x 10 classifiers = 100 candidates (thesis §4.5.1 uses 100).
@@ -52,6 +54,14 @@ def text_corpus(per_package: int = 800, seed: int = 0) -> tuple[list[str], np.nd
             docs.append(found[i])
             labels.append(label)
     return docs, np.array(labels)
+
+
+def timit_like(n: int = 12_000, d: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Generated binary data (``make_classification``, float32): ``d`` input features, as the
+    thesis' speech frames have hundreds, to be mapped to random Fourier features."""
+    X, y = make_classification(n_samples=n, n_features=d, n_informative=48, n_redundant=16,
+                               n_classes=2, flip_y=0.05, random_state=0)
+    return X.astype(np.float32), y
 
 
 def text_pipeline() -> Pipeline:

@@ -10,8 +10,9 @@ float32), StandardScaler -> RBFSampler (random Fourier features; gamma and n_com
 as the featurization, and its cost falls with its rows (an L-BFGS leaf, as in the thesis, costs
 a quarter of its full fit at 1/64 of the rows). The resource is the leaf's
 training-set size (``resources.Samples``): every prefix node is computed on the whole fold once
-and shared by every rung. dagreuse runs with WReciprocal at half the working set (and, for
-reference, Unbounded) on one local Dask worker with 2 threads.
+and shared by every rung. dagreuse runs with WReciprocal at half the working set on one local
+Dask worker with 2 threads. The working set (the bytes of every unique prefix node) is measured
+first by the same configs' prefix nodes under a dummy leaf, which are the search's exactly.
 
 Panels:
 
@@ -41,29 +42,23 @@ import warnings
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.datasets import make_classification
+from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.kernel_approximation import RBFSampler
 from sklearn.linear_model import SGDClassifier
 from sklearn.preprocessing import StandardScaler
 
 from dagreuse.cache import Unbounded, WReciprocal
-from dagreuse.pipes import Pipeline, Runner, resolve_cv, space
+from dagreuse.pipes import Pipeline, Runner, merge, resolve_cv, space
 from dagreuse.pipes.resources import Samples, fit_pipeline
 from dagreuse.search import GriddedRandomSearch, SuccessiveHalving, run
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
-from _workloads import cluster_of
+from _workloads import cluster_of, timit_like
 
 OUT = pathlib.Path(__file__).parent / "out"
 THESIS = {"uniform": "about 2x (branching 10)", "sha64": "over 8x", "sha256": "over 17x"}
 CV = 0.05  # one holdout fold of 5%: the leaf is always scored on all of it
-
-
-def timit_like(n: int = 12_000, d: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    X, y = make_classification(n_samples=n, n_features=d, n_informative=48, n_redundant=16,
-                               n_classes=2, flip_y=0.05, random_state=0)
-    return X.astype(np.float32), y
 
 
 def pipeline() -> Pipeline:
@@ -96,6 +91,18 @@ def independent(client, pipe, schedule, X, y, folds):
     return time.perf_counter() - t0, list(scores), sum(seconds)
 
 
+def working_set(client, pipe, configs, X, y) -> int:
+    """Bytes of every unique prefix node of ``configs``: their prefix nodes computed once under a
+    dummy leaf (keys, hence nodes, are the search's own; the leaves are not cached anyway)."""
+    sizing = Pipeline([*pipe.steps[:-1], ("clf", DummyClassifier())])
+    dag = merge(sizing, [{k: v for k, v in c.items() if k != "clf"} for c in configs], X, y,
+                cv=CV)
+    with Runner(Unbounded(), client=client) as runner, runner.open() as session:
+        session.submit(dag)
+        list(session.results())
+    return session.trace.working_set_bytes()
+
+
 def dagreuse(client, make_search, X, y, cache):
     with Runner(cache, client=client) as runner:
         t0 = time.perf_counter()
@@ -103,25 +110,24 @@ def dagreuse(client, make_search, X, y, cache):
         return time.perf_counter() - t0, result
 
 
-def panel(client, name, make_search, X, y):
-    """Unbounded (to learn the working set), WReciprocal at half of it, then the independent
-    evaluation of the schedule the search ran. Returns a row of figures."""
+def panel(client, name, make_search, configs, X, y):
+    """dagreuse with WReciprocal at half the working set of ``configs`` (all the search's), then
+    the independent evaluation of the schedule it ran. Returns a row of figures."""
     pipe = make_search().pipeline
     folds = resolve_cv(CV, X, y, classifier=True)
-    _, full = dagreuse(client, make_search, X, y, Unbounded())
-    ws = full.profile.working_set_bytes
+    ws = working_set(client, pipe, configs, X, y)
     wall, result = dagreuse(client, make_search, X, y, WReciprocal(ws // 2, seed=0))
     schedule = [(t["config"], t["resource"]) for t in result.trials]
     indep_wall, scores, indep_compute = independent(client, pipe, schedule, X, y, folds)
     ours = [s for t in result.trials for s in t["scores"]]
     assert np.allclose(ours, scores, atol=1e-9), f"{name}: scores differ from scikit-learn's"
-    assert [t["scores"] for t in full.trials] == [t["scores"] for t in result.trials]
+    assert ws == result.profile.working_set_bytes, f"{name}: the sizing run missed prefix nodes"
     p = result.profile
     row = {"panel": name, "evaluations": len(schedule), "configs": len({t["config_id"] for t in
                                                                         result.trials}),
            "independent_wall_s": indep_wall, "independent_compute_s": indep_compute,
            "dagreuse_wall_s": wall, "dagreuse_compute_s": p.spent_seconds,
-           "unbounded_wall_s": full.profile.wall_seconds, "speedup": indep_wall / wall,
+           "speedup": indep_wall / wall,
            "ideal_speedup": p.ideal_speedup, "profile_speedup": p.speedup,
            "working_set_bytes": ws, "peak_bytes": p.cache_stats["peak_bytes"],
            "computed": p.n_computed, "unique_nodes": p.n_unique_nodes,
@@ -169,44 +175,57 @@ def plot(rows, path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small data (a smoke run)")
+    parser.add_argument("--only", choices=["uniform", "sha"], help="one kind of panel")
+    parser.add_argument("--cluster", choices=["threads", "processes"], default="threads",
+                        help="one worker with 2 threads, or 2 single-thread worker processes")
     args = parser.parse_args()
     logging.getLogger("distributed").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     from threadpoolctl import threadpool_limits
 
-    X, y = timit_like(n=2_000, d=64) if args.quick else timit_like()
+    X, y = timit_like(n=2_000, d=64) if args.quick else timit_like(n=8_000)
     pipe = pipeline()
-    searches = [(f"uniform b={b}", lambda b=b: GriddedRandomSearch(pipe, [1, b, 100 // b], seed=0))
-                for b in (1, 5, 10, 50, 100)]
-    searches += [
-        ("sha64", lambda: SuccessiveHalving(GriddedRandomSearch(pipe, [1, 10, 10], seed=0),
-                                            Samples(), min_resource=1 / 64, eta=4)),
-        ("sha256", lambda: SuccessiveHalving(GriddedRandomSearch(pipe, [1, 8, 32], seed=0),
-                                             Samples(), min_resource=1 / 256, eta=4)),
-    ]
+    searches = [] if args.only == "sha" else [
+        (f"uniform b={b}", [1, b, 100 // b], lambda s: s) for b in (1, 5, 10, 50, 100)]
+    if args.only != "uniform":
+        searches += [
+            ("sha64", [1, 10, 10], lambda s: SuccessiveHalving(s, Samples(), min_resource=1 / 64,
+                                                               eta=4)),
+            ("sha256", [1, 8, 32], lambda s: SuccessiveHalving(s, Samples(), min_resource=1 / 256,
+                                                               eta=4)),
+        ]
     t0 = time.perf_counter()
-    with cluster_of("threads") as client, threadpool_limits(1):
+    with cluster_of(args.cluster) as client, threadpool_limits(1):
         client.run(warnings.filterwarnings, "ignore", category=ConvergenceWarning)
-        dagreuse(client, searches[0][1], X[:500], y[:500], Unbounded())  # warm-up, not measured
+        warm = GriddedRandomSearch(pipe, [1, 2, 2], seed=0)
+        dagreuse(client, lambda: warm, X[:500], y[:500], Unbounded())  # warm-up, not measured
         print(f"{len(X)} rows x {X.shape[1]} features, holdout {CV:.0%}; WReciprocal at 1/2 of "
               "the working set\n")
         print(f"{'panel':<26}{'evals':>6}{'indep s':>9}{'ours s':>9}{'speedup':>9}{'ideal':>8}"
               f"{'/ideal':>8}{'computed':>13}{'WS MB':>8}")
-        rows = [panel(client, name, make, X, y) for name, make in searches]
+        rows = []
+        for name, branching, wrap in searches:
+            configs = GriddedRandomSearch(pipe, branching, seed=0).configs()
+            make = lambda b=branching, w=wrap: w(GriddedRandomSearch(pipe, b, seed=0))  # noqa: E731
+            rows.append(panel(client, name, make, configs, X, y))
     total = time.perf_counter() - t0
-    uniform10 = next(r for r in rows if r["panel"] == "uniform b=10")
     print(f"\nthesis (simulated): uniform {THESIS['uniform']}, SHA R/64 {THESIS['sha64']}, "
           f"SHA R/256 {THESIS['sha256']}")
+    uniform10 = next((r for r in rows if r["panel"] == "uniform b=10"), None)
     for key in ("sha64", "sha256"):
-        r = next(r for r in rows if r["panel"] == key)
-        print(f"{key}: {r['speedup'] / uniform10['speedup']:.1f}x the uniform panel's (b=10) speedup")
+        r = next((r for r in rows if r["panel"] == key), None)
+        if r is not None and uniform10 is not None:
+            r["over_uniform"] = r["speedup"] / uniform10["speedup"]
+            print(f"{key}: {r['over_uniform']:.1f}x the uniform panel's (b=10) speedup")
     print(f"whole bench: {total:.0f} s")
     OUT.mkdir(exist_ok=True)
     report = {"rows": rows, "thesis": THESIS, "seconds": total, "rows_of_data": len(X),
               "features": X.shape[1], "holdout": CV}
-    (OUT / "halving.json").write_text(json.dumps(report, indent=2, default=float))
-    plot(rows, OUT / "halving.png")
-    print(f"wrote {OUT / 'halving.json'} and {OUT / 'halving.png'}")
+    name = "halving" if args.only is None else f"halving_{args.only}"
+    (OUT / f"{name}.json").write_text(json.dumps(report, indent=2, default=float))
+    if args.only is None:
+        plot(rows, OUT / "halving.png")
+    print(f"wrote {OUT / name}.json" + ("" if args.only else f" and {OUT / 'halving.png'}"))
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@ Layering: this package imports nothing else of dagreuse (``pipes`` may import it
 import both). Policies decide who leaves (``_policy``); the store owns the bytes (``_store``);
 traces record what a run did (``_trace``) and the simulator replays them under any policy and
 capacity (``_simulate``), including the offline Belady and exact OPT (``_offline``) on real or
-synthetic traces (``_synthetic``).
+synthetic traces (``_synthetic``). ``_future`` says which entries requests still to come need,
+so the store evicts the others first.
 """
 
+from ._future import KnownFuture
 from ._offline import OPT, Belady
 from ._policy import (
     EPSILON,
@@ -38,6 +40,7 @@ __all__ = [
     "CacheStats",
     "Entry",
     "GreedyDualSize",
+    "KnownFuture",
     "NoCache",
     "Policy",
     "Reciprocal",

@@ -4,7 +4,8 @@ Semantics are the Runner's with ``max_in_flight=1`` — the same :func:`resolve`
 reuses the deepest cached node of its path (a hit), computes everything below it (misses; the
 leaf is always computed) and offers each computed inner node to the cache; and the same known
 future: from the trace's ``submit`` events the replay knows which requests were submitted and
-not done yet, and the cache evicts the nodes none of them needs first (for online policies:
+not done yet (and from ``expect`` events, which finished ones a search expected to build on),
+and the cache evicts the nodes none of them needs first (for online policies:
 Belady and OPT see the whole future anyway). Costs are the trace's
 measurements: the k-th computation of a node costs what its k-th live computation took (the mean
 once the live ones run out), so replaying a live trace with the live policy, capacity and seed
@@ -20,6 +21,7 @@ import math
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
+from ._future import EXPECTED, PENDING, KnownFuture
 from ._policy import Policy
 from ._resolve import resolve
 from ._store import Cache
@@ -67,9 +69,15 @@ def simulate(trace: Trace, policy: Policy, cost: str = "own") -> SimResult:
         return policy.solve(trace, paths)
     # the known future (nodes of the requests submitted and not done), for online policies of
     # traces that record their submissions; offline ones see the whole future anyway
-    needs: collections.Counter = collections.Counter()
+    readers: dict[Hashable, list[Hashable]] = collections.defaultdict(list)
+    for key, node in trace.nodes.items():
+        for p in node["parents"]:
+            readers[p].append(key)
+    future = KnownFuture(lambda key: readers[key])
     replay_needs = not getattr(policy, "offline", False) and trace.count("submit") > 0
-    store = Cache(policy, cost=cost, needed=(lambda key: needs[key] > 0) if replay_needs else None)
+    store = Cache(policy, cost=cost)
+    if replay_needs:
+        store.needed = lambda key: future.tier(key, store.__contains__)
     if hasattr(store.policy, "prepare"):  # offline policies see the future
         store.policy.prepare(trace, paths)
     measured = trace.computations()
@@ -96,8 +104,12 @@ def simulate(trace: Trace, policy: Policy, cost: str = "own") -> SimResult:
     for e in trace.events:
         if e["ev"] == "submit":
             for p in paths[known:known + e["n"]]:
-                needs.update(p[:-1])
+                future.add(p, PENDING)
             known += e["n"]
+            continue
+        if e["ev"] in ("expect", "unexpect"):
+            for r in e["reqs"]:
+                future.add(paths[r], EXPECTED, 1 if e["ev"] == "expect" else -1)
             continue
         if e["ev"] != "request":
             continue
@@ -107,7 +119,7 @@ def simulate(trace: Trace, policy: Policy, cost: str = "own") -> SimResult:
         with contextlib.suppress(_Failed):
             resolve(path[-1], parents=trace.parents, leaf=lambda k: trace.nodes[k]["leaf"],
                     cache=store, compute=compute, mark=lambda ev, k: None)
-        needs.subtract(path[:-1])
+        future.add(path, PENDING, -1)
         t += 1
     seconds = spent[0]
     stats = store.stats()

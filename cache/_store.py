@@ -4,11 +4,12 @@ The store never decides *who* leaves — it asks its policy (``_policy.py``). It
 value the caller gives it: a result in sync mode, a Dask future in cluster mode (holding the
 future keeps the data alive on its worker; dropping it lets Dask free the data).
 
-The known future (DESIGN §4). The owner may say which keys requests still to come need
-(``needed``, a predicate set while a Runner session is open). Then an entry no pending request
-needs goes first: the policy draws its victim among those entries (and the candidate, when it is
-not needed itself) before it may touch a needed one. Without it, a small cache that recomputes a
-node for one request could evict the node the next request of the same batch needs, and thrash.
+The known future (DESIGN §4). The owner may say how much requests still to come need each key
+(``needed``: 0, 1 or more, set while a Runner session is open; ``_future.KnownFuture``). Then an
+entry no pending request needs goes first: the policy draws its victim among the entries of the
+lowest need present (and the candidate, when its need is that low) before it may touch a more
+needed one. Without it, a small cache that recomputes a node for one request could evict the
+node the next request of the same batch needs, and thrash.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ class Cache:
         policy: Policy | None = None,
         on_evict: Callable[[Hashable], None] | None = None,
         cost: str = "own",
-        needed: Callable[[Hashable], bool] | None = None,
+        needed: Callable[[Hashable], int] | None = None,
     ):
         if cost not in COSTS:
             raise ValueError(f"The 'cost' parameter must be one of {COSTS}. Got {cost!r} instead.")
@@ -61,7 +62,7 @@ class Cache:
         self.capacity = self.policy.capacity
         self._entries: dict[Hashable, Entry] = {}
         self._on_evict = on_evict
-        self.needed = needed  # whether requests still to come need a key (module docstring)
+        self.needed = needed  # how much requests still to come need a key (module docstring)
         self.used = 0.0
         self.hits = self.misses = self.evictions = self.rejections = 0
         self.peak = 0.0
@@ -113,15 +114,15 @@ class Cache:
         return True
 
     def _victim(self, key: Hashable, new: Entry) -> Hashable:
-        """The policy's choice, among the entries no pending request needs first."""
+        """The policy's choice among the least needed entries (and the candidate, if it is as
+        little needed: alone, it is refused)."""
         if self.needed is None:
             return self.policy.victim(self._entries, key, new)
-        idle = {k: e for k, e in self._entries.items() if not self.needed(k)}
-        if not self.needed(key):
-            return self.policy.victim(idle, key, new)  # the candidate itself, if nothing is idle
-        if idle:
-            return self.policy.victim(idle, None, new)
-        return self.policy.victim(self._entries, key, new)
+        need = {k: self.needed(k) for k in self._entries}
+        mine = self.needed(key)
+        low = min(mine, *need.values()) if need else mine
+        pool = {k: e for k, e in self._entries.items() if need[k] == low}
+        return self.policy.victim(pool, key if mine == low else None, new)
 
     def offer_computed(
         self, key: Hashable, value: Any, size: float, seconds: float,

@@ -6,7 +6,7 @@ A trace is plain, JSON-serialisable data::
      "meta":   {...free-form: policy, capacity, max_in_flight, wall seconds...},
      "nodes":  {key: {"stage": str, "parents": [key, ...], "seconds": float, "bytes": int,
                       "leaf": bool[, "resource": level, "units": float, "checkpoint": bool]}},
-     "events": [{"ev": "submit", "n": int},
+     "events": [{"ev": "submit", "n": int}, {"ev": "expect" | "unexpect", "reqs": [int, ...]},
                 {"ev": "request", "req": int, "path": [key, ...], "config": int, "fold": int},
                 {"ev": "hit" | "miss" | "share" | "evict", "key": key, "req": int | None},
                 {"ev": "compute", "key": key, "seconds": float, "bytes": int},
@@ -14,7 +14,9 @@ A trace is plain, JSON-serialisable data::
 
 A ``submit`` event says that the next ``n`` requests (in the order of their ``request`` events,
 which is the order they were submitted in) became known to the Runner then: until each is done,
-the cache keeps the nodes it needs over others (the simulator replays that). A request's
+the cache keeps the nodes it needs over others (the simulator replays that); ``expect`` says the
+same of finished requests whose nodes later ones are likely to reuse (a search's promotion
+candidates), until ``unexpect``. A request's
 ``path`` lists every node its leaf depends on, parents before children, the leaf
 last (for a chain: from the fold split down to the leaf). A split has no parents (its input is
 the data). Node
@@ -71,6 +73,12 @@ class Trace:
     def submitted(self, n: int) -> None:
         """``n`` more requests are known to the Runner (they start later, in this order)."""
         self.events.append({"ev": "submit", "n": n})
+
+    def expect(self, reqs: list[int], expected: bool = True) -> None:
+        """Requests ``reqs`` (trace numbers) are (or, with False, no longer are) expected to be
+        built on: the cache keeps their nodes as if pending requests needed them."""
+        if reqs:
+            self.events.append({"ev": "expect" if expected else "unexpect", "reqs": list(reqs)})
 
     def computed(self, key: Hashable, seconds: float, nbytes: int) -> None:
         node = self.nodes[key]

@@ -170,7 +170,7 @@ def merge(
         desc = {n: canonical(v, f"Parameter {n!r} of stage {stage!r}") for n, v in params.items()}
         memo = token(stage, alt.label, desc)
         if memo not in built:
-            built[memo] = _step(stage, alt, params)
+            built[memo] = _step(stage, alt, params, desc)
         return built[memo]
 
     candidates = [[step(stage.name, alt, params) for stage, alt, params in pipeline.resolve(c)]
@@ -331,14 +331,14 @@ def _ladders(candidates: Sequence[Sequence[Step]], resource: Resource | None,
     return out
 
 
-def _step(stage: str, alt: Any, params: dict) -> Step:
-    """A native stage as a Step (its parameters already checked to be keyable)."""
-    op = alt.build(params)
+def _step(stage: str, alt: Any, params: dict, desc: dict) -> Step:
+    """A native stage as a Step (``desc``: its parameters' canonical form)."""
     if alt.kind == "function":
-        desc = [canonical(op, f"The operator of stage {stage!r}"), canonical(params)]
+        op = alt.operator
+        key = [canonical(op, f"The operator of stage {stage!r}"), canonical(params)]
     elif alt.kind == "passthrough":
-        desc = "passthrough"
+        op, key = alt.operator, "passthrough"
     else:
-        desc = canonical(op, f"The operator of stage {stage!r}")
-    return Step(stage, alt.kind, alt.label, op, params if alt.kind == "function" else None, desc)
+        op, key = alt.task_operator(params, desc)
+    return Step(stage, alt.kind, alt.label, op, params if alt.kind == "function" else None, key)
 

@@ -23,7 +23,7 @@ from typing import Any
 import joblib
 import numpy as np
 
-__all__ = ["KeyingError", "canonical", "data_token", "token"]
+__all__ = ["KeyingError", "canonical", "canonical_dict", "canonical_estimator", "data_token", "token"]
 
 
 class KeyingError(TypeError):
@@ -48,8 +48,8 @@ def canonical(value: Any, where: str = "value") -> Any:
         tag = "tuple" if isinstance(value, tuple) else "list"
         return {tag: [canonical(v, f"{where}[{i}]") for i, v in enumerate(value)]}
     if isinstance(value, dict):
-        items = [[canonical(k, where), canonical(v, f"{where}[{k!r}]")] for k, v in value.items()]
-        return {"dict": sorted(items, key=lambda kv: json.dumps(kv[0], sort_keys=True))}
+        return canonical_dict({canonical(k, where): canonical(v, f"{where}[{k!r}]")
+                               for k, v in value.items()})
     if isinstance(value, set | frozenset):
         items = [canonical(v, where) for v in value]
         return {"set": sorted(items, key=lambda v: json.dumps(v, sort_keys=True))}
@@ -66,8 +66,7 @@ def canonical(value: Any, where: str = "value") -> Any:
                             canonical(value.keywords, where)]}
     if hasattr(value, "get_params") and not isinstance(value, type):
         params = value.get_params(deep=False)
-        return {"estimator": [_path(type(value)),
-                              canonical(params, f"{where} ({type(value).__name__})")]}
+        return canonical_estimator(type(value), canonical(params, f"{where} ({type(value).__name__})"))
     if isinstance(value, types.FunctionType | types.BuiltinFunctionType | type | np.ufunc):
         path = _path(value) if not isinstance(value, np.ufunc) else f"numpy.{value.__name__}"
         if "<lambda>" in path or "<locals>" in path:
@@ -81,6 +80,18 @@ def canonical(value: Any, where: str = "value") -> Any:
         "deterministically. Use plain values (numbers, strings, tuples, dicts, arrays), "
         "estimators, or module-level functions; for random_state pass an int."
     )
+
+
+def canonical_dict(items: dict[Any, Any]) -> dict:
+    """The canonical form of a dict whose keys and values are canonical already."""
+    return {"dict": sorted(([k, v] for k, v in items.items()),
+                           key=lambda kv: json.dumps(kv[0], sort_keys=True))}
+
+
+def canonical_estimator(cls: type, params: dict) -> dict:
+    """The canonical form of an estimator of class ``cls`` whose ``get_params(deep=False)`` has
+    the canonical form ``params`` (a ``canonical_dict``)."""
+    return {"estimator": [_path(cls), params]}
 
 
 def token(*parts: Any) -> str:

@@ -10,6 +10,7 @@ A *config* is plain data: ``{stage: (operator_label, {param: value})}``.
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 from collections.abc import Mapping, Sequence
@@ -19,6 +20,7 @@ from typing import Any
 from sklearn.base import clone
 
 from . import space as sp
+from ._keys import canonical, canonical_dict, canonical_estimator
 
 __all__ = ["Alternative", "Config", "Pipeline", "Stage"]
 
@@ -65,6 +67,7 @@ class Alternative:
     operator: Any
     kind: str
     space: dict[str, Any] = field(default_factory=dict)
+    stage: str = ""  # the stage's name, for error messages
 
     @functools.cached_property
     def valid_params(self) -> set[str] | None:
@@ -85,6 +88,32 @@ class Alternative:
         if self.kind in ("transformer", "estimator"):
             return clone(self.operator).set_params(**params)
         return self.operator
+
+    # -- what merge needs, fast: a search builds and keys thousands of these ------------------
+    @functools.cached_property
+    def _template(self) -> Any:
+        return clone(self.operator)
+
+    @functools.cached_property
+    def _canonical_params(self) -> dict[str, Any]:
+        where = f"The operator of stage {self.stage!r} ({type(self.operator).__name__})"
+        return {k: canonical(v, f"{where}[{k!r}]")
+                for k, v in self.operator.get_params(deep=False).items()}
+
+    def task_operator(self, params: Mapping[str, Any], desc: Mapping[str, Any]) -> tuple[Any, Any]:
+        """``(operator, key material)`` of an estimator configured with ``params`` (canonical
+        form ``desc``), for a task. scikit-learn's ``clone`` and ``get_params`` inspect the
+        constructor's signature at every call; a search builds the steps of every config at
+        every rung, so top-level parameters are set on a shallow copy of a clone made once, and
+        keyed from the base's canonical parameters made once. Never fitted as it is: workers
+        clone it before fitting. Nested (``step__param``) parameters take the exact slow path."""
+        if any("__" in p for p in params):
+            op = self.build(params)
+            return op, canonical(op, f"The operator of stage {self.stage!r}")
+        op = copy.copy(self._template)
+        for p, v in params.items():
+            setattr(op, p, v)
+        return op, canonical_estimator(type(op), canonical_dict({**self._canonical_params, **desc}))
 
 
 @dataclass
@@ -170,7 +199,7 @@ class Pipeline:
             )
         if not isinstance(space_, Mapping):
             raise TypeError(f"The param space of {where} must be a dict. Got {space_!r} instead.")
-        alt = Alternative(label, op, kind)
+        alt = Alternative(label, op, kind, stage=stage)
         valid = alt.valid_params
         for param, dim in space_.items():
             if valid is not None and param not in valid:

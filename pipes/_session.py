@@ -6,9 +6,10 @@ submits a small DAG per job or rung. Keys are content keys, so every submitted D
 the nodes the session already knows: a node that is live (being computed) is shared, a cached one
 is a hit, and no node is computed twice while it is live or cached. The bound on live work and
 the cache capacity hold across the whole session, not per batch. The session also tells the
-cache which nodes the requests submitted and not finished yet need (``needs``): those are
-evicted last (``dagreuse.cache.Cache``), and the trace records each submission so that the
-simulator replays the same rule.
+cache which nodes the requests submitted and not finished yet need (``future``), and those of
+finished requests that a search expects to build on (``expect``: the configs it may promote):
+those are evicted last (``dagreuse.cache.Cache``). The trace records each submission and
+expectation, so that the simulator replays the same rule.
 
 :class:`Session` holds what both executors share — the merged nodes, the requests, the trace —
 and :class:`SyncSession` is the reference oracle: one request at a time, in submission order, in
@@ -22,7 +23,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from dagreuse.cache import Trace, resolve
+from dagreuse.cache import KnownFuture, Trace, resolve
+from dagreuse.cache._future import EXPECTED, PENDING
 
 from . import _ops
 from ._dag import DAG, Node, Request
@@ -42,12 +44,14 @@ class Session:
         self.cache = runner._cache
         self.trace = trace
         self.nodes: dict[str, Node] = {}
-        self.children: dict[str, list[str]] = collections.defaultdict(list)
+        self.children: dict[str, list[str]] = collections.defaultdict(list)  # by first parent
+        self.readers: dict[str, list[str]] = collections.defaultdict(list)  # by any parent
         self.requests: list[Request] = []
         self.problems: list[Any] = []  # each request's DAG problem (its data)
-        # node -> submitted requests not reported yet that need it: the cache's known future
-        self.needs: collections.Counter = collections.Counter()
-        self.cache.needed = lambda key: self.needs[key] > 0
+        # what the requests submitted and not reported yet, and the expected ones, will read
+        self.future = KnownFuture(lambda key: self.readers[key])
+        self.cache.needed = lambda key: self.future.tier(key, self.cache.__contains__)
+        self.traced: dict[int, int] = {}  # request id -> its request number in the trace
         self.reported = 0
         self.closed = False
         self._t0 = time.perf_counter()
@@ -70,6 +74,8 @@ class Session:
             self.nodes[key] = node
             if node.parents:
                 self.children[node.parents[0]].append(key)
+            for p in node.parents:
+                self.readers[p].append(key)
             task = node.task
             info = {} if task.level is None else {"resource": task.level, "units": task.units,
                                                   "checkpoint": task.kind == "checkpoint"}
@@ -78,7 +84,7 @@ class Session:
         self.requests.extend(dag.requests)
         self.problems.extend([dag.problem] * len(dag.requests))
         for request in dag.requests:
-            self.needs.update(request.path[:-1])
+            self.future.add(request.path, PENDING)
         self.trace.submitted(len(dag.requests))
         ids = list(range(first, len(self.requests)))
         self._submitted(ids, dag)
@@ -93,6 +99,14 @@ class Session:
     def pending(self) -> int:
         """Requests submitted and not reported yet."""
         return len(self.requests) - self.reported
+
+    def expect(self, ids: list[int], expected: bool = True) -> None:
+        """Requests ``ids`` (finished ones) are likely to be followed by requests that reuse
+        their nodes — a promotion resumes from a config's prefix and checkpoint: keep those nodes
+        as if a pending request needed them (``expected=False`` takes that back)."""
+        for i in ids:
+            self.future.add(self.requests[i].path, EXPECTED, 1 if expected else -1)
+        self.trace.expect([self.traced[i] for i in ids if i in self.traced], expected)
 
     def results(self) -> Iterator[tuple[int, dict[str, Any]]]:
         """``(id, result)`` of every pending request, as they finish."""
@@ -129,13 +143,15 @@ class Session:
     def _reported(self, i: int) -> None:
         """Request ``i``'s result is out: the nodes it needed are needed one request less."""
         self.reported += 1
-        self.needs.subtract(self.requests[i].path[:-1])
+        self.future.add(self.requests[i].path, PENDING, -1)
 
     def _begin(self, i: int) -> int:
         request = self.requests[i]
         leaf = self.nodes[request.leaf].task
         info = {} if leaf.level is None else {"resource": leaf.level}
-        return self.trace.request(request.path, configs=request.configs, fold=request.fold, **info)
+        self.traced[i] = self.trace.request(request.path, configs=request.configs,
+                                            fold=request.fold, **info)
+        return self.traced[i]
 
     def _resolve(self, req: int | None, key: str, compute: Any, root: Any, live: Any = None) -> Any:
         """Make node ``key`` available for trace request ``req`` (``None``: a node started ahead

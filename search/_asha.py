@@ -54,6 +54,16 @@ class _Bracket:
         self.promoted: list[set[int]] = [set() for _ in levels]
         self.started = 0  # configs started at the bottom rung
 
+    def likely(self) -> list[Any]:
+        """Jobs not promoted yet that rank within the top ``floor(|rung|/eta) + 1`` of their rung
+        (one more than may be promoted now: the next result may open that place)."""
+        out = []
+        for k in range(len(self.levels) - 1):
+            rung = self.rungs[k]
+            out += [e.job for e in ranked(rung)[: len(rung) // self.eta + 1]
+                    if math.isfinite(e.score) and e.member not in self.promoted[k]]
+        return out
+
     def promotion(self) -> tuple[int, int] | None:
         """``(member, rung it leaves)`` of the next promotion, top rung first, or None."""
         for k in range(len(self.levels) - 2, -1, -1):
@@ -132,8 +142,11 @@ class ASHA(MultiFidelity):
     def tell(self, trials: list[dict[str, Any]]) -> None:
         for trial in trials:
             b, member, rung = self._jobs.pop(trial["job"])
-            b.rungs[rung].append(Entry(member, score_of(trial), self._arrivals))
+            b.rungs[rung].append(Entry(member, score_of(trial), self._arrivals, trial["job"]))
             self._arrivals += 1
+
+    def likely(self) -> list[Any]:
+        return [job for b in self._brackets for job in b.likely()]
 
     @property
     def finished(self) -> bool:

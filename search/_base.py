@@ -57,6 +57,12 @@ class Strategy:
     def finished(self) -> bool:
         raise NotImplementedError
 
+    def likely(self) -> list[Any]:
+        """The ``job`` handles of told trials whose configs this strategy may still promote.
+        ``run`` keeps their nodes (prefix, checkpoint) in the cache over others, so that a
+        promotion finds them there. Optional: by default, none."""
+        return []
+
 
 class BatchStrategy(Strategy):
     """A strategy that proposes one batch of configs (grid, random, gridded random)."""

@@ -7,7 +7,9 @@ one completes; a batch strategy is asked for everything it has, which one DAG th
 earlier ones left live or cached. A job is told to the strategy as soon as its last fold is in.
 
 For a promotion the loop gives merge the levels the config has climbed (its checkpoint chain):
-those of the level it is promoted from, plus the new one.
+those of the level it is promoted from, plus the new one. After each tell it asks the strategy
+which jobs it may still promote (``Strategy.likely``) and has the session keep their nodes —
+the prefix and, with ``Iterations``, the checkpoint a promotion resumes from — over others.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import time
 from typing import Any
 
 import numpy as np
@@ -35,8 +38,9 @@ class Result:
     ``promoted_from`` (None unless a halving strategy set them), ``scores`` (per fold, primary
     metric), ``mean_score``, ``status`` (``"ok"`` or ``"error"``), ``error`` (text or None),
     ``test_scores``/``train_scores`` (per metric, per fold), ``fit_time``/``score_time`` per
-    fold. ``best_config``/``best_score`` are the best mean score at the highest resource level
-    any evaluation reached (ties to the earlier trial).
+    fold, ``elapsed`` (seconds from the start of the search to the trial's last fold).
+    ``best_config``/``best_score`` are the best mean score at the highest resource level any
+    evaluation reached (ties to the earlier trial).
     """
 
     def __init__(self, trials: list[dict[str, Any]], profile: Profile, metrics: list[str]):
@@ -99,7 +103,10 @@ class Search:
         self.ladders: dict[tuple[str, Any], tuple] = {}  # (config key, level) -> levels climbed
         self.config_ids: dict[str, int] = {}
         self.done: dict[int, dict[str, Any]] = {}  # job number -> its trial
+        self.requests_of: dict[Any, list[int]] = {}  # the strategy's job handle -> request ids
+        self.expected: set[Any] = set()  # handles of the jobs the strategy may build on
         self._numbers = 0
+        self._t0 = time.perf_counter()
 
     def run(self) -> list[dict[str, Any]]:
         while True:
@@ -126,14 +133,15 @@ class Search:
 
     def _submit(self, proposals: list[Proposal]) -> None:
         resource = self.strategy.resource
-        levels = [self._ladder(p) for p in proposals] if resource is not None else None
+        keys = [_config_key(p.config) for p in proposals]
+        levels = None if resource is None else [self._ladder(p, k) for p, k in zip(
+            proposals, keys, strict=True)]
         dag = merge(self.strategy.pipeline, [p.config for p in proposals], problem=self.problem,
                     resource=resource, levels=levels)
         numbers = list(range(self._numbers, self._numbers + len(proposals)))
         self._numbers += len(proposals)
         n_folds = len(self.problem.folds)
-        for job, p in zip(numbers, proposals, strict=True):
-            key = _config_key(p.config)
+        for job, p, key in zip(numbers, proposals, keys, strict=True):
             self.jobs[job] = {
                 "config": p.config, "config_id": self.config_ids.setdefault(key, len(self.config_ids)),
                 "resource": p.resource, "rung": p.rung, "bracket": p.bracket,
@@ -145,10 +153,12 @@ class Search:
             }
         for request_id, request in zip(self.session.submit(dag), dag.requests, strict=True):
             self.waiting[request_id] = [numbers[i] for i in request.configs]
+            for i in request.configs:
+                if proposals[i].job is not None:
+                    self.requests_of.setdefault(proposals[i].job, []).append(request_id)
 
-    def _ladder(self, p: Proposal) -> tuple:
-        """The levels ``p``'s config has climbed, ending at ``p.resource``."""
-        key = _config_key(p.config)
+    def _ladder(self, p: Proposal, key: str) -> tuple:
+        """The levels ``p``'s config (keyed ``key``) has climbed, ending at ``p.resource``."""
         if p.promoted_from is None or not self.strategy.resource.checkpoints:
             ladder: tuple = (p.resource,)
         else:
@@ -174,8 +184,20 @@ class Search:
                 t["scores"] = t["test_scores"][self.metrics[0]]
                 t["mean_score"] = float(np.mean(t["scores"]))
                 t["status"] = "error" if t["error"] else "ok"
+                t["elapsed"] = time.perf_counter() - self._t0
                 self.done[job] = t
                 self.strategy.tell([t])
+                self._expect()
+
+    def _expect(self) -> None:
+        """Keep the nodes of the jobs the strategy may promote (``Strategy.likely``) cached over
+        others, and let go of those it no longer may."""
+        likely = set(self.strategy.likely())
+        for jobs, expected in ((likely - self.expected, True), (self.expected - likely, False)):
+            ids = [i for job in jobs for i in self.requests_of.get(job, ())]
+            if ids:
+                self.session.expect(ids, expected)
+        self.expected = likely
 
 
 def _config_key(config: Config) -> str:

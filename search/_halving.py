@@ -48,10 +48,10 @@ class Bracket:
         previous = self.levels[self.rung - 1] if self.rung else None
         return [(m, self.rung, self.levels[self.rung], previous) for m in take]
 
-    def tell(self, member: int, score: float) -> None:
+    def tell(self, member: int, score: float, job: Any) -> None:
         # a synchronous rung is complete before it is ranked: its ties go to the member proposed
         # first, whatever order the cluster finished them in
-        self.entries.append(Entry(member, score, self.order[member]))
+        self.entries.append(Entry(member, score, self.order[member], job))
         if len(self.entries) < len(self.members):
             return
         if self.rung == len(self.levels) - 1:
@@ -62,6 +62,12 @@ class Bracket:
         self.order = {m: i for i, m in enumerate(self.members)}
         self.rung, self.handed, self.entries = self.rung + 1, 0, []
         self.done = not self.members
+
+    def likely(self) -> list[Any]:
+        """Jobs of the results so far that would be kept if the rung ended now."""
+        if self.done or self.rung == len(self.levels) - 1:
+            return []
+        return [e.job for e in top(self.entries, len(self.members) // self.eta)]
 
 
 class Halving(MultiFidelity):
@@ -88,11 +94,14 @@ class Halving(MultiFidelity):
     def tell(self, trials: list[dict[str, Any]]) -> None:
         for trial in trials:
             bracket, member = self._jobs.pop(trial["job"])
-            bracket.tell(member, score_of(trial))
+            bracket.tell(member, score_of(trial), trial["job"])
 
     @property
     def finished(self) -> bool:
         return all(b.done for b in self._brackets)
+
+    def likely(self) -> list[Any]:
+        return [job for b in self._brackets for job in b.likely()]
 
 
 class SuccessiveHalving(Halving):

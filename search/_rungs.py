@@ -53,11 +53,12 @@ def ladder(r: Any, R: Any, eta: int) -> list[Any]:
 
 @dataclass
 class Entry:
-    """One result in a rung: who, its score, when it arrived."""
+    """One result in a rung: who, its score, when it arrived, the job that produced it."""
 
     member: int
     score: float
     arrival: int
+    job: Any = None
 
 
 def score_of(trial: dict[str, Any]) -> float:

@@ -63,3 +63,25 @@ def test_unkeyable_values_are_errors_naming_stage_and_parameter(data):
     pipe = Pipeline([("clf", LogisticRegression(), {"C": space.choice([object()])})])
     with pytest.raises(KeyingError, match=r"Parameter 'C' of stage 'clf'"):
         merge(pipe, [{"clf": ("LogisticRegression", {"C": object()})}], X, y, cv=2)
+
+
+def test_fast_keys_of_configured_steps_equal_the_estimators_own():
+    """merge keys a configured step from its alternative's canonical parameters, made once;
+    that must be exactly the canonical form of the configured clone."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from dagreuse.pipes.testing import Counted
+
+    pipe = Pipeline([
+        ("scale", StandardScaler(), {"with_mean": space.choice([True, False])}),
+        ("reduce", Counted(PCA(random_state=0)), {"estimator__n_components": space.randint(2, 5)}),
+        ("clf", make_pipeline(SelectPercentile(chi2), LogisticRegression()), {}),
+    ])
+    for stage, params in (("scale", {"with_mean": False}), ("reduce", {"estimator__n_components": 3}),
+                          ("clf", {})):
+        alt = pipe.stage(stage).single
+        desc = {k: canonical(v) for k, v in params.items()}
+        op, key = alt.task_operator(params, desc)
+        assert key == canonical(alt.build(params)) == canonical(op)
+        assert op.get_params(deep=True).items() >= params.items()

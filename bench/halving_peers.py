@@ -1,0 +1,263 @@
+"""Successive halving against what a user would pick instead: the same configs, resource and
+budget, on the same 2 cores.
+
+Writes bench/out/halving_peers.json.
+
+Workload (front-loaded): generated data, StandardScaler -> RBFSampler (random Fourier features,
+the expensive part) -> SGDClassifier trained one epoch (``partial_fit`` pass) per resource unit.
+81 configs from gridded random search (3 feature maps x 27 alphas), max 27 epochs, eta 3, one
+holdout fold. Every contender evaluates exactly these 81 configs:
+
+* dagreuse ``ASHA`` (one bracket) and ``SuccessiveHalving``, ``resources.Iterations("max_iter")``
+  — promotions resume from the cached checkpoint, and configs share their feature maps;
+* scikit-learn's ``HalvingGridSearchCV`` (``resource="clf__max_iter"``: each rung refits its
+  pipelines from scratch with ``max_iter`` at the rung's level), ``n_jobs=2``;
+* Optuna with ``SuccessiveHalvingPruner`` and with ``HyperbandPruner`` (the configs enqueued, so
+  its sampler draws nothing), the objective training epoch by epoch and reporting each,
+  ``n_jobs=2``;
+* Ray Tune's ``ASHAScheduler`` when ``ray`` imports (``pip install ray``), 2 CPUs.
+
+Optuna, Ray and dagreuse train the same models epoch for epoch, so a config's score at 27 epochs
+is the same in all three. For each contender: its wall, its final best score (at 27 epochs), the
+time it first reached that score, and the training units (epochs) it spent; then how much sooner
+dagreuse reached the fastest peer's best score.
+
+    pip install -e ".[bench]"; python bench/halving_peers.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import pathlib
+import sys
+import time
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.kernel_approximation import RBFSampler
+from sklearn.linear_model import SGDClassifier
+from sklearn.preprocessing import StandardScaler
+
+from dagreuse.pipes import Pipeline, Runner, resolve_cv, resources, space
+from dagreuse.search import ASHA, GriddedRandomSearch, SuccessiveHalving, run
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from _workloads import timit_like
+
+OUT = pathlib.Path(__file__).parent / "out"
+R, ETA, CV = 27, 3, 0.05
+SPACE = {"gamma": (5e-5, 5e-3), "n_components": [500, 1000], "alpha": (1e-6, 1e-2)}
+
+
+def pipeline() -> Pipeline:
+    return Pipeline([
+        ("scale", StandardScaler()),
+        ("features", RBFSampler(random_state=0), {"gamma": space.loguniform(*SPACE["gamma"]),
+                                                  "n_components": space.choice(SPACE["n_components"])}),
+        ("clf", SGDClassifier(tol=None, random_state=0), {"alpha": space.loguniform(*SPACE["alpha"])}),
+    ])
+
+
+def flat(config) -> dict:
+    """A dagreuse config as one dict of parameters (the peers' form)."""
+    return {"gamma": config["features"][1]["gamma"],
+            "n_components": config["features"][1]["n_components"],
+            "alpha": config["clf"][1]["alpha"]}
+
+
+def summary(name, wall, timeline, units, **extra):
+    """``timeline``: (elapsed s, score) of each evaluation at the full resource."""
+    best = max(s for _, s in timeline)
+    reached = min(t for t, s in timeline if s >= best)
+    return {"contender": name, "wall_s": wall, "best_score": best, "time_to_best_s": reached,
+            "units": units, "full_evaluations": len(timeline), "timeline": sorted(timeline), **extra}
+
+
+# -- dagreuse --------------------------------------------------------------------------------
+def dagreuse(name, make, X, y):
+    with Runner() as runner:  # a local cluster: one worker, 2 threads, the default cache
+        t0 = time.perf_counter()
+        result = run(make(), X, y, cv=CV, scoring="accuracy", runner=runner)
+        wall = time.perf_counter() - t0
+    timeline = [(t["elapsed"], t["mean_score"]) for t in result.trials if t["resource"] == R]
+    return summary(name, wall, timeline, result.profile.units_trained,
+                   speedup=result.profile.speedup, ideal=result.profile.ideal_speedup)
+
+
+# -- scikit-learn ----------------------------------------------------------------------------
+def sklearn_halving(configs, X, y, folds):
+    from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+    from sklearn.model_selection import HalvingGridSearchCV
+    from sklearn.pipeline import make_pipeline
+
+    est = make_pipeline(StandardScaler(), RBFSampler(random_state=0),
+                        SGDClassifier(tol=None, random_state=0))
+    grid = [{"rbfsampler__gamma": [c["gamma"]], "rbfsampler__n_components": [c["n_components"]],
+             "sgdclassifier__alpha": [c["alpha"]]} for c in configs]
+    search = HalvingGridSearchCV(est, grid, factor=ETA, resource="sgdclassifier__max_iter",
+                                 min_resources=1, max_resources=R, cv=folds, scoring="accuracy",
+                                 n_jobs=2, refit=False)
+    t0 = time.perf_counter()
+    search.fit(X, y)
+    wall = time.perf_counter() - t0
+    res = search.cv_results_
+    top = res["n_resources"] == max(res["n_resources"])
+    units = int(sum(n * r for n, r in zip(search.n_candidates_, search.n_resources_, strict=True)))
+    # scikit-learn reports at the end: every score is known only then
+    return summary("scikit-learn HalvingGridSearchCV", wall,
+                   [(wall, s) for s in res["mean_test_score"][top]], units)
+
+
+# -- Optuna ----------------------------------------------------------------------------------
+def train_epochs(c, X, y, train, test, report):
+    """The peers' objective: the prefix from scratch, then one partial_fit pass per epoch,
+    reporting the validation score after each; ``report(epoch, score)`` may stop it."""
+    scale = StandardScaler()
+    rf = RBFSampler(gamma=c["gamma"], n_components=c["n_components"], random_state=0)
+    Z = rf.fit_transform(scale.fit_transform(X[train]), y[train])
+    Zv = rf.transform(scale.transform(X[test]))
+    clf = SGDClassifier(alpha=c["alpha"], tol=None, random_state=0, max_iter=R)
+    classes = np.unique(y[train])
+    score = math.nan
+    for epoch in range(1, R + 1):
+        clf.partial_fit(Z, y[train], classes=classes)
+        score = clf.score(Zv, y[test])
+        if report(epoch, score):
+            break
+    return score
+
+
+def optuna_run(name, pruner, configs, X, y, folds):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    train, test = folds[0]
+    study = optuna.create_study(direction="maximize", pruner=pruner,
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    for c in configs:
+        study.enqueue_trial(c)
+
+    def objective(trial):
+        c = {"gamma": trial.suggest_float("gamma", *SPACE["gamma"], log=True),
+             "n_components": trial.suggest_categorical("n_components", SPACE["n_components"]),
+             "alpha": trial.suggest_float("alpha", *SPACE["alpha"], log=True)}
+
+        def report(epoch, score):
+            trial.report(score, epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+            return False
+
+        return train_epochs(c, X, y, train, test, report)
+
+    t0 = time.perf_counter()
+    start = time.time()
+    study.optimize(objective, n_trials=len(configs), n_jobs=2)
+    wall = time.perf_counter() - t0
+    done = study.get_trials(states=[optuna.trial.TrialState.COMPLETE])
+    timeline = [(t.datetime_complete.timestamp() - start, t.value) for t in done]
+    units = sum(len(t.intermediate_values) for t in study.trials)
+    return summary(name, wall, timeline, units)
+
+
+# -- Ray Tune --------------------------------------------------------------------------------
+def ray_asha(configs, X, y, folds):
+    try:
+        import ray
+        from ray import tune
+        from ray.tune.schedulers import ASHAScheduler
+    except ImportError as exc:
+        return {"contender": "Ray Tune ASHAScheduler", "skipped": f"ray does not import: {exc}"}
+    train, test = folds[0]
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
+    try:
+        def trainable(config, X=None, y=None):
+            train_epochs(config["c"], X, y, train, test,
+                         lambda epoch, score: tune.report({"score": score}) and False)
+
+        tuner = tune.Tuner(
+            tune.with_parameters(trainable, X=X, y=y),
+            param_space={"c": tune.grid_search(configs)},
+            tune_config=tune.TuneConfig(metric="score", mode="max", scheduler=ASHAScheduler(
+                max_t=R, grace_period=1, reduction_factor=ETA, brackets=1)),
+            run_config=tune.RunConfig(verbose=0, storage_path=str(OUT / "ray")),
+        )
+        t0, start = time.perf_counter(), time.time()
+        grid = tuner.fit()
+        wall = time.perf_counter() - t0
+    finally:
+        ray.shutdown()
+    frames = [r.metrics_dataframe for r in grid]
+    timeline = [(f["timestamp"].iloc[-1] - start, f["score"].iloc[-1]) for f in frames
+                if f["training_iteration"].iloc[-1] == R]
+    units = int(sum(f["training_iteration"].iloc[-1] for f in frames))
+    return summary("Ray Tune ASHAScheduler", wall, timeline, units)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small data (a smoke run)")
+    args = parser.parse_args()
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    from threadpoolctl import threadpool_limits
+
+    X, y = timit_like(n=2_000, d=64) if args.quick else timit_like()
+    pipe = pipeline()
+    source = GriddedRandomSearch(pipe, [1, 3, 27], seed=0)
+    configs = [flat(c) for c in source.configs()]
+    folds = resolve_cv(CV, X, y, classifier=True)
+    iters = resources.Iterations("max_iter")
+    rows = []
+    with threadpool_limits(1):
+        rows.append(dagreuse("dagreuse ASHA", lambda: ASHA(
+            GriddedRandomSearch(pipe, [1, 3, 27], seed=0), iters, min_resource=1, max_resource=R,
+            eta=ETA, brackets=[0]), X, y))
+        rows.append(dagreuse("dagreuse SuccessiveHalving", lambda: SuccessiveHalving(
+            GriddedRandomSearch(pipe, [1, 3, 27], seed=0), iters, min_resource=1, max_resource=R,
+            eta=ETA), X, y))
+        rows.append(sklearn_halving(configs, X, y, folds))
+        try:
+            import optuna
+        except ImportError as exc:
+            rows.append({"contender": "Optuna", "skipped": f"optuna does not import: {exc}"})
+        else:
+            rows.append(optuna_run("Optuna SuccessiveHalvingPruner",
+                                   optuna.pruners.SuccessiveHalvingPruner(
+                                       min_resource=1, reduction_factor=ETA), configs, X, y, folds))
+            rows.append(optuna_run("Optuna HyperbandPruner", optuna.pruners.HyperbandPruner(
+                min_resource=1, max_resource=R, reduction_factor=ETA), configs, X, y, folds))
+        rows.append(ray_asha(configs, X, y, folds))
+    print(f"{len(configs)} configs, {len(X)} rows x {X.shape[1]} features, up to {R} epochs, "
+          f"eta {ETA}, holdout {CV:.0%}\n")
+    print(f"{'contender':<34}{'wall s':>8}{'best':>8}{'to best s':>11}{'epochs':>8}{'at 27':>7}")
+    for r in rows:
+        if "skipped" in r:
+            print(f"{r['contender']:<34}  skipped: {r['skipped']}")
+            continue
+        print(f"{r['contender']:<34}{r['wall_s']:>8.1f}{r['best_score']:>8.4f}"
+              f"{r['time_to_best_s']:>11.1f}{r['units']:>8}{r['full_evaluations']:>7}")
+    ours = next(r for r in rows if r["contender"] == "dagreuse ASHA")
+    peers = [r for r in rows if "skipped" not in r and not r["contender"].startswith("dagreuse")]
+    fastest = min(peers, key=lambda r: r["time_to_best_s"])
+    hits = [t for t, s in ours["timeline"] if s >= fastest["best_score"]]
+    report = {"rows": rows, "fastest_peer": fastest["contender"]}
+    if hits:
+        report["dagreuse_sooner"] = fastest["time_to_best_s"] / min(hits)
+        print(f"\nfastest peer to its best: {fastest['contender']} ({fastest['best_score']:.4f} in "
+              f"{fastest['time_to_best_s']:.1f} s); dagreuse ASHA reached it in {min(hits):.1f} s: "
+              f"{report['dagreuse_sooner']:.1f}x sooner")
+    else:
+        print(f"\ndagreuse ASHA never reached {fastest['contender']}'s best "
+              f"({fastest['best_score']:.4f}); its own best: {ours['best_score']:.4f}")
+    OUT.mkdir(exist_ok=True)
+    (OUT / "halving_peers.json").write_text(json.dumps(report, indent=2, default=float))
+    print(f"wrote {OUT / 'halving_peers.json'}")
+
+
+if __name__ == "__main__":
+    main()
