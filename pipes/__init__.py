@@ -3,7 +3,9 @@
 Layering: ``pipes`` may import ``dagreuse.cache``; it never imports ``dagreuse.search``.
 Public: :class:`Pipeline` and :mod:`space` to declare, :func:`merge` to build the shared-prefix
 DAG, :class:`Runner` to execute it on Dask (or in-process as the reference oracle), and
-:class:`Profile` to see what reuse saved.
+:class:`Profile` to see what reuse saved. :meth:`Runner.open` gives a :class:`Session` that takes DAGs
+while earlier ones run (what successive halving and ASHA need); :mod:`resources` declares the
+leaf's resource levels (training-set size, iterations) and how it resumes from a checkpoint.
 """
 
 from . import resources, space
@@ -14,6 +16,7 @@ from ._memory import retain_freed_memory
 from ._pipeline import Config, Pipeline
 from ._profile import Profile
 from ._runner import Runner
+from ._session import Session
 from ._sklearn import merge_estimators, sklearn_steps
 
 __all__ = [
@@ -26,6 +29,7 @@ __all__ = [
     "Profile",
     "Request",
     "Runner",
+    "Session",
     "Step",
     "assemble",
     "canonical",

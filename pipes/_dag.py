@@ -195,105 +195,123 @@ def assemble(
     """Build the merged DAG of candidates given as step lists (the merge rule, DESIGN §5) on
     ``problem``; with a ``resource``, candidate ``i`` is evaluated at the last of ``levels[i]``."""
     ladders = _ladders(candidates, resource, levels)
-    score_key, train_score = problem.score_key, problem.return_train_score
-    nodes: dict[str, Node] = {}
+    graph = _Graph(problem, resource)
     leaf_configs: dict[str, list[int]] = {}
-    keyed: dict[tuple, str] = {}  # (parent key, id of a Step, is leaf, levels) -> node key
+    for f, (train, test) in enumerate(problem.folds):
+        split = token(problem.root, "split", f, canonical(train), canonical(test))
+        graph.add(Node(split, "split", [], f, Task("split", "split", "split", (train, test))))
+        for i, steps in enumerate(candidates):
+            leaf_configs.setdefault(graph.chain(steps, split, f, True, ladders[i]), []).append(i)
+    return DAG(graph.nodes, graph.requests(leaf_configs), list(configs), problem, stages)
 
-    def add(key: str, node: Node) -> None:
-        if key not in nodes:
-            nodes[key] = node
+
+class _Graph:
+    """The nodes of a DAG being assembled, each keyed once per (parent, step)."""
+
+    def __init__(self, problem: Problem, resource: Resource | None):
+        self.problem, self.resource = problem, resource
+        self.nodes: dict[str, Node] = {}
+        # (parent key, id of a Step, is leaf, levels) -> node key: candidates share their
+        # prefixes, so each (parent, step) is keyed once, not once per candidate path
+        self.keyed: dict[tuple, str] = {}
+
+    def add(self, node: Node) -> None:
+        if node.key not in self.nodes:
+            self.nodes[node.key] = node
             if node.parents:
-                nodes[node.parents[0]].children.append(key)
+                self.nodes[node.parents[0]].children.append(node.key)
 
-    def chain(steps: Sequence[Step], parent: str, f: int, leaf: bool, ladder: tuple = ()) -> str:
+    def chain(self, steps: Sequence[Step], parent: str, f: int, leaf: bool,
+              ladder: tuple = ()) -> str:
         """Add the nodes of ``steps`` below ``parent``; return the key of the last one."""
         for j, step in enumerate(steps):
             last = leaf and j == len(steps) - 1
             if step.kind == "passthrough" and not last:
                 continue
-            if last and resource is not None:
+            if last and self.resource is not None:
                 memo = (parent, id(step), True, ladder)
-                if memo not in keyed:
-                    keyed[memo] = leaf_at(step, parent, f, ladder)
-                return keyed[memo]
+                if memo not in self.keyed:
+                    self.keyed[memo] = self.leaf_at(step, parent, f, ladder)
+                return self.keyed[memo]
             if step.kind == "union":
-                ends = [chain(branch, parent, f, False) for branch in step.branches]
-                parents = list(dict.fromkeys(ends))
-                key = token(ends, step.stage, step.desc)
-                order = [parents.index(e) for e in ends]
-                add(key, Node(key, step.stage, parents, f, Task(
-                    "union", step.stage, step.label, (order, step.operator))))
-            else:
-                # candidates share their prefixes: key each (parent, step) once, not per path
-                memo = (parent, id(step), last)
-                key = keyed.get(memo) or keyed.setdefault(memo, token(
-                    parent, step.stage, step.desc, score_key if last else None,
-                    train_score if last else None))
-                if key not in nodes:
-                    task = Task("leaf" if last else step.kind, step.stage, step.label,
-                                step.operator, step.params, problem.scorers if last else None,
-                                train_score and last)
-                    add(key, Node(key, step.stage, [parent], f, task))
+                parent = self.union(step, parent, f)
+                continue
+            memo = (parent, id(step), last)
+            p = self.problem
+            key = self.keyed.get(memo) or self.keyed.setdefault(memo, token(
+                parent, step.stage, step.desc, p.score_key if last else None,
+                p.return_train_score if last else None))
+            if key not in self.nodes:
+                self.add(Node(key, step.stage, [parent], f, Task(
+                    "leaf" if last else step.kind, step.stage, step.label, step.operator,
+                    step.params, p.scorers if last else None, p.return_train_score and last)))
             parent = key
         return parent
 
-    def leaf_at(step: Step, parent: str, f: int, ladder: tuple) -> str:
+    def union(self, step: Step, parent: str, f: int) -> str:
+        """A feature union: its branches' nodes, then the node joining their last ones."""
+        ends = [self.chain(branch, parent, f, False) for branch in step.branches]
+        parents = list(dict.fromkeys(ends))
+        key = token(ends, step.stage, step.desc)
+        order = [parents.index(e) for e in ends]
+        self.add(Node(key, step.stage, parents, f, Task(
+            "union", step.stage, step.label, (order, step.operator))))
+        return key
+
+    def leaf_at(self, step: Step, parent: str, f: int, ladder: tuple) -> str:
         """The leaf of ``step`` below ``parent`` at the last of ``ladder`` (module docstring)."""
-        rows = len(problem.folds[f][0])
-        where = [resource.describe(), ladder[-1]]
+        p, resource = self.problem, self.resource
+        rows = len(p.folds[f][0])
         if not resource.checkpoints:
-            key = token(parent, step.stage, step.desc, score_key, train_score, where)
-            add(key, Node(key, step.stage, [parent], f, Task(
-                "leaf", step.stage, step.label, step.operator, None, problem.scorers, train_score,
-                resource, ladder[-1], None, resource.units(ladder[-1], None, rows))))
+            key = token(parent, step.stage, step.desc, p.score_key, p.return_train_score,
+                        [resource.describe(), ladder[-1]])
+            self.add(Node(key, step.stage, [parent], f, Task(
+                "leaf", step.stage, step.label, step.operator, None, p.scorers,
+                p.return_train_score, resource, ladder[-1], None,
+                resource.units(ladder[-1], None, rows))))
             return key
         below, previous = parent, None
         for level in ladder:
             key = token(below, step.stage, step.desc, [resource.describe(), level])
-            add(key, Node(key, step.stage, [parent] if previous is None else [below, parent], f,
+            self.add(Node(key, step.stage, [parent] if previous is None else [below, parent], f,
                           Task("checkpoint", step.stage, step.label, step.operator,
                                resource=resource, level=level, previous=previous,
                                units=resource.units(level, previous, rows))))
             below, previous = key, level
-        key = token(below, step.stage, "score", score_key, train_score)
-        add(key, Node(key, step.stage, [below, parent], f, Task(
-            "score", step.stage, step.label, None, None, problem.scorers, train_score,
+        key = token(below, step.stage, "score", p.score_key, p.return_train_score)
+        self.add(Node(key, step.stage, [below, parent], f, Task(
+            "score", step.stage, step.label, None, None, p.scorers, p.return_train_score,
             level=ladder[-1])))
         return key
 
-    for f, (train, test) in enumerate(problem.folds):
-        split = token(problem.root, "split", f, canonical(train), canonical(test))
-        add(split, Node(split, "split", [], f, Task("split", "split", "split", (train, test))))
-        for i, steps in enumerate(candidates):
-            leaf_configs.setdefault(chain(steps, split, f, True, ladders[i]), []).append(i)
+    def requests(self, leaf_configs: dict[str, list[int]]) -> list[Request]:
+        """One request per leaf, in depth-first order of the DAG, each with its ``path``."""
+        requests: list[Request] = []
 
-    def closure(key: str) -> list[str]:
+        def visit(key: str) -> None:
+            node = self.nodes[key]
+            if node.leaf:
+                requests.append(Request(node.fold, self.closure(key), leaf_configs[key]))
+            for child in node.children:
+                visit(child)
+
+        for key, node in self.nodes.items():
+            if not node.parents:
+                visit(key)
+        return requests
+
+    def closure(self, key: str) -> list[str]:
         """Every node ``key`` depends on, parents before children, ``key`` last."""
         out: dict[str, None] = {}
 
         def walk(k: str) -> None:
-            for p in nodes[k].parents:
+            for p in self.nodes[k].parents:
                 if p not in out:
                     walk(p)
             out[k] = None
 
         walk(key)
         return list(out)
-
-    requests: list[Request] = []
-
-    def visit(key: str) -> None:
-        node = nodes[key]
-        if node.leaf:
-            requests.append(Request(node.fold, closure(key), leaf_configs[key]))
-        for child in node.children:
-            visit(child)
-
-    for key, node in nodes.items():
-        if not node.parents:
-            visit(key)
-    return DAG(nodes, requests, list(configs), problem, stages)
 
 
 def _ladders(candidates: Sequence[Sequence[Step]], resource: Resource | None,

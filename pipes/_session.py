@@ -64,7 +64,8 @@ class Session:
 
     # -- the public interface -----------------------------------------------------------------
     def submit(self, dag: DAG) -> list[int]:
-        """Add ``dag``'s requests; return their ids, in ``dag.requests`` order. Work starts now."""
+        """Add ``dag``'s requests; return their ids, in ``dag.requests`` order. On Dask the work
+        starts now; the oracle computes in :meth:`wait`."""
         if self.closed:
             raise RuntimeError("This session is closed; open another with Runner.open().")
         self.trace.meta.setdefault("stages", ["split", *dag.stages])
@@ -102,8 +103,9 @@ class Session:
 
     def expect(self, ids: list[int], expected: bool = True) -> None:
         """Requests ``ids`` (finished ones) are likely to be followed by requests that reuse
-        their nodes — a promotion resumes from a config's prefix and checkpoint: keep those nodes
-        as if a pending request needed them (``expected=False`` takes that back)."""
+        their nodes — a promotion resumes from a config's prefix and checkpoint: the cache keeps
+        those nodes over the rest, after those pending requests need (``expected=False`` takes
+        that back)."""
         for i in ids:
             self.future.add(self.requests[i].path, EXPECTED, 1 if expected else -1)
         self.trace.expect([self.traced[i] for i in ids if i in self.traced], expected)

@@ -39,8 +39,8 @@ class Result:
     metric), ``mean_score``, ``status`` (``"ok"`` or ``"error"``), ``error`` (text or None),
     ``test_scores``/``train_scores`` (per metric, per fold), ``fit_time``/``score_time`` per
     fold, ``elapsed`` (seconds from the start of the search to the trial's last fold).
-    ``best_config``/``best_score`` are the best mean score at the highest resource level any
-    evaluation reached (ties to the earlier trial).
+    ``best_config``/``best_score`` are the best mean score at the highest resource level a
+    successful evaluation reached (ties to the earlier trial).
     """
 
     def __init__(self, trials: list[dict[str, Any]], profile: Profile, metrics: list[str]):
