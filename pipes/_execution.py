@@ -120,6 +120,7 @@ class DaskSession(Session):
         self._step()
 
     def wait(self) -> list[tuple[int, dict[str, Any]]]:
+        self._step()  # the caller is back: start what its last results let start
         while not self.ready:
             if not self.watch:
                 self._step()
