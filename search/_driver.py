@@ -95,7 +95,7 @@ class Search:
         self.strategy, self.problem, self.session = strategy, problem, session
         self.error_score = error_score
         if max_in_flight is None and strategy.asynchronous:
-            max_in_flight = max(1, session.runner.n_threads)
+            max_in_flight = default_in_flight(session.runner, len(problem.folds))
         self.limit = max_in_flight
         self.metrics = list(problem.scorers)
         self.jobs: dict[int, dict[str, Any]] = {}  # in flight: job number -> its trial so far
@@ -200,6 +200,15 @@ class Search:
         self.expected = likely
 
 
+def default_in_flight(runner: Runner, n_folds: int) -> int:
+    """Jobs an asynchronous strategy keeps in flight by default: enough that every thread of the
+    cluster has a task running and one queued (a job is a task per fold), so that none idles
+    while the driver hears of a result and hands out the next job; one in-process."""
+    if runner.scheduler == "sync":
+        return 1
+    return max(1, -(-2 * runner.n_threads // n_folds))
+
+
 def _config_key(config: Config) -> str:
     return json.dumps(canonical(config), sort_keys=True)
 
@@ -228,8 +237,9 @@ def run(
     """Evaluate the configs ``strategy`` proposes on one open session of ``runner``.
 
     Without a ``runner`` a default :class:`Runner` (local Dask cluster) is started and closed.
-    ``max_in_flight`` bounds the jobs (config x resource, every fold) in flight; default: the
-    cluster's threads for asynchronous strategies (ASHA), no bound for batch ones. A failing
+    ``max_in_flight`` bounds the jobs (config x resource, every fold) in flight; default for
+    asynchronous strategies (ASHA): a task running and one queued per thread of the cluster
+    (``ceil(2 * threads / folds)`` jobs; 1 in-process); no bound for batch ones. A failing
     candidate gets ``error_score`` and its error text; the others are unaffected.
     """
     if not isinstance(strategy, Strategy):

@@ -261,3 +261,11 @@ def test_defaults_follow_the_thesis():
                                                                                   1 / 4, 1.0]
     assert SuccessiveHalving(sgd_pipe(), ITER, max_resource=100, n_configs=27).levels == [3, 9, 27,
                                                                                         100]
+
+
+def test_asynchronous_searches_keep_a_task_running_and_one_queued_per_thread(client):
+    from dagreuse.search._driver import default_in_flight
+
+    assert default_in_flight(Runner(scheduler="sync"), 3) == 1
+    with Runner(client=client) as runner:  # 2 threads
+        assert [default_in_flight(runner, folds) for folds in (1, 3, 5)] == [4, 2, 1]
