@@ -175,9 +175,12 @@ def ray_asha(configs, X, y, folds):
     train, test = folds[0]
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR)
     try:
+        def report(epoch, score):
+            tune.report({"score": score})  # the scheduler stops the trial; never stop here
+            return False
+
         def trainable(config, X=None, y=None):
-            train_epochs(config["c"], X, y, train, test,
-                         lambda epoch, score: tune.report({"score": score}) and False)
+            train_epochs(config["c"], X, y, train, test, report)
 
         tuner = tune.Tuner(
             tune.with_parameters(trainable, X=X, y=y),

@@ -7,8 +7,9 @@ policy object can configure many runs and each starts from the same seeded state
 The one decision a policy makes is :meth:`Policy.victim`: given the current entries *and* the
 candidate being offered, pick the one to drop. Returning the candidate means "do not admit it".
 This is DESIGN §5 verbatim; the admission loop itself lives in the store. The store may ask a
-policy to choose among some entries only (those no pending request needs), and without the
-candidate (``new_key=None``) when the candidate is needed: the rule is the same over fewer keys.
+policy to choose among some entries only (the least needed by requests to come), and without the
+candidate (``new_key=None``) when the candidate is needed more: the rule is the same over fewer
+keys.
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ class Trace:
 
     def expect(self, reqs: list[int], expected: bool = True) -> None:
         """Requests ``reqs`` (trace numbers) are (or, with False, no longer are) expected to be
-        built on: the cache keeps their nodes as if pending requests needed them."""
+        built on: the cache keeps their nodes over others, after those pending requests need."""
         if reqs:
             self.events.append({"ev": "expect" if expected else "unexpect", "reqs": list(reqs)})
 

@@ -99,8 +99,8 @@ class ASHA(MultiFidelity):
                 f"The 'brackets' parameter of {owner} must be distinct early-stopping rates in "
                 f"0..s_max = 0..{s_max} (levels {levels}). Got {brackets!r} instead."
             )
-        self._configs_list = self._configs(n_configs, "the configs started at the bottom rungs")
-        caps = shares(len(self._configs_list), sorted(brackets), s_max, self.eta)
+        self._all = self._configs(n_configs, "the configs started at the bottom rungs")
+        caps = shares(len(self._all), sorted(brackets), s_max, self.eta)
         self.levels, self.brackets = levels, tuple(sorted(brackets))
         self._brackets = [_Bracket(s, levels[s:], cap, self.eta)
                           for s, cap in zip(self.brackets, caps, strict=True)]
@@ -137,7 +137,7 @@ class ASHA(MultiFidelity):
         job, self._handed = self._handed, self._handed + 1
         self._jobs[job] = (b, member, rung)
         previous = b.levels[rung - 1] if rung else None
-        return Proposal(self._configs_list[member], b.levels[rung], previous, rung, b.s, job)
+        return Proposal(self._all[member], b.levels[rung], previous, rung, b.s, job)
 
     def tell(self, trials: list[dict[str, Any]]) -> None:
         for trial in trials:
@@ -154,5 +154,5 @@ class ASHA(MultiFidelity):
             b.started == b.cap and b.promotion() is None for b in self._brackets)
 
     def __repr__(self) -> str:
-        return (f"ASHA(n_configs={len(self._configs_list)}, brackets={list(self.brackets)}, "
+        return (f"ASHA(n_configs={len(self._all)}, brackets={list(self.brackets)}, "
                 f"levels={self.levels}, eta={self.eta}, {self.resource!r})")

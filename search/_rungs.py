@@ -117,7 +117,6 @@ class MultiFidelity(Strategy):
         first = next(iter(leaf.alternatives.values())).operator
         R = resource.default_max(first) if max_resource is None else max_resource
         self.max_resource = resource.check_level(R, "max_resource", owner)
-        self._min_given = min_resource
 
     def _levels(self, min_resource: Any) -> list[Any]:
         owner = type(self).__name__
