@@ -27,13 +27,14 @@ from ._size import format_bytes, parse_capacity, sizeof
 from ._store import COSTS, Cache, CacheStats
 from ._synthetic import thesis_tree_a, thesis_tree_b, tree_trace
 from ._trace import Trace
-from ._whatif import POLICIES, default_capacities, make_policy, plot_sweep, sweep
+from ._whatif import PLAIN, POLICIES, default_capacities, make_policy, plot_sweep, sweep
 
 __all__ = [
     "COSTS",
     "EPSILON",
     "LRU",
     "OPT",
+    "PLAIN",
     "POLICIES",
     "Belady",
     "Cache",

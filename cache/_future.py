@@ -6,16 +6,17 @@ prefix and checkpoint a promotion resumes from). The store asks :meth:`KnownFutu
 entry when it must evict: 2 — a pending request will read it, 1 — an expected one will, 0 —
 neither. It evicts from the lowest tier present; within a tier, its policy chooses as always.
 
-"Will read" is more than "is on the path": a request reads a node only on its way down to the
-first uncached descendant, so a node whose readers on those paths are all cached is *shielded*
-(the fold split, once its scaled copy is cached) and counts as not needed. Shared by the Runner's
-sessions and the simulator, so a replay follows the live rule exactly.
+A node on a pending path is needed even when the path has a cached descendant below it that
+spares it for now: demoting it would throw away the policy's weighing of its cost (the thesis
+trees in random order lost up to 1.7x to OPT that way: bench/NOTES.md), while an entry on no
+path to come is free to evict. Shared by the Runner's sessions and the simulator, so a replay
+follows the live rule exactly.
 """
 
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Hashable, Iterable
 
 __all__ = ["EXPECTED", "PENDING", "KnownFuture"]
 
@@ -23,11 +24,9 @@ PENDING, EXPECTED = 2, 1
 
 
 class KnownFuture:
-    """Counts of the pending and expected requests' paths; ``readers(key)`` are the nodes that
-    take ``key`` as a parent (in any position: a score leaf reads its prefix too)."""
+    """Counts of the pending and expected requests' paths."""
 
-    def __init__(self, readers: Callable[[Hashable], Iterable[Hashable]]):
-        self.readers = readers
+    def __init__(self) -> None:
         self.counts = {PENDING: collections.Counter(), EXPECTED: collections.Counter()}
 
     def add(self, path: Iterable[Hashable], tier: int, sign: int = 1) -> None:
@@ -39,10 +38,9 @@ class KnownFuture:
             if counts[key] <= 0:
                 del counts[key]
 
-    def tier(self, key: Hashable, cached: Callable[[Hashable], bool]) -> int:
-        """How much the requests to come need cached node ``key`` (module docstring)."""
+    def tier(self, key: Hashable) -> int:
+        """How much the requests to come need node ``key`` (module docstring)."""
         for tier in (PENDING, EXPECTED):
-            counts = self.counts[tier]
-            if key in counts and any(c in counts and not cached(c) for c in self.readers(key)):
+            if key in self.counts[tier]:
                 return tier
         return 0

@@ -6,16 +6,23 @@ leaf is always computed) and offers each computed inner node to the cache; and t
 future: from the trace's ``submit`` events the replay knows which requests were submitted and
 not done yet (and from ``expect`` events, which finished ones a search expected to build on),
 and the cache evicts the nodes none of them needs first (for online policies:
-Belady and OPT see the whole future anyway). Costs are the trace's
-measurements: the k-th computation of a node costs what its k-th live computation took (the mean
-once the live ones run out), so replaying a live trace with the live policy, capacity and seed
-reproduces the live hits, misses and evictions exactly. A trace without ``submit`` events (an
-older or a synthetic one) is replayed without that rule.
+Belady and OPT see the whole future anyway). A trace without ``submit`` events (an
+older or a synthetic one) is replayed without that rule; ``known_future=False`` replays a trace
+that has them without it too (the plain policy, for comparison).
+
+One cost model. Every offline figure charges a computation of a node the same
+cost: the node's mean measured seconds (``Trace.seconds``). The replay charges it, :class:`OPT`
+minimises it, and the profile's independent and merged seconds sum it — so OPT is never beaten
+by a replay, and an :class:`Unbounded` replay's speedup is ``Profile.ideal_speedup`` exactly.
+What a policy *weighs* when it decides is what the live Runner saw then: the k-th computation
+of a node offers the cache the seconds its k-th live computation took (the running mean once
+the live ones run out). So replaying a live trace with the live policy, capacity and seed makes
+the live decisions — the same hits, misses and evictions — and, computing each node as often as
+the live run did, charges the seconds it spent.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import math
 from collections.abc import Hashable
@@ -55,8 +62,11 @@ class SimResult:
         return self.independent_seconds / self.seconds if self.seconds > 0 else math.inf
 
 
-def simulate(trace: Trace, policy: Policy, cost: str = "own") -> SimResult:
-    """Replay ``trace`` with ``policy`` (which carries its capacity and seed)."""
+def simulate(trace: Trace, policy: Policy, cost: str = "own", *,
+             known_future: bool | None = None) -> SimResult:
+    """Replay ``trace`` with ``policy`` (which carries its capacity and seed). With
+    ``known_future=False`` the policy decides as if no request were known ahead; default: as
+    the traced run did (``Runner(known_future=...)``)."""
     if not isinstance(trace, Trace):
         raise TypeError(f"The 'trace' parameter of simulate must be a Trace. Got {trace!r} instead.")
     if not isinstance(policy, Policy):
@@ -69,21 +79,20 @@ def simulate(trace: Trace, policy: Policy, cost: str = "own") -> SimResult:
         return policy.solve(trace, paths)
     # the known future (nodes of the requests submitted and not done), for online policies of
     # traces that record their submissions; offline ones see the whole future anyway
-    readers: dict[Hashable, list[Hashable]] = collections.defaultdict(list)
-    for key, node in trace.nodes.items():
-        for p in node["parents"]:
-            readers[p].append(key)
-    future = KnownFuture(lambda key: readers[key])
-    replay_needs = not getattr(policy, "offline", False) and trace.count("submit") > 0
+    future = KnownFuture()
+    if known_future is None:
+        known_future = trace.meta.get("known_future", True)
+    replay_needs = (known_future and not getattr(policy, "offline", False)
+                    and trace.count("submit") > 0)
     store = Cache(policy, cost=cost)
     if replay_needs:
-        store.needed = lambda key: future.tier(key, store.__contains__)
+        store.needed = future.tier
     if hasattr(store.policy, "prepare"):  # offline policies see the future
         store.policy.prepare(trace, paths)
     measured = trace.computations()
     done: dict[Hashable, int] = {}
     means: dict[Hashable, float] = {}  # running means, as the live trace had them at the time
-    spent = [0.0]
+    charges: list[float] = []  # the mean of each node computed, once per computation
 
     def seconds_of(key: Hashable) -> float:
         return means.get(key, trace.seconds(key))
@@ -95,7 +104,7 @@ def simulate(trace: Trace, policy: Policy, cost: str = "own") -> SimResult:
         s = runs[n] if n < len(runs) else trace.seconds(key)
         done[key] = n + 1
         means[key] = running_mean(means.get(key), n, s)
-        spent[0] += s
+        charges.append(trace.seconds(key))
         if not trace.nodes[key]["leaf"]:
             store.offer_computed(key, True, trace.nbytes(key), s, trace.parents, seconds_of)
         return True
@@ -121,7 +130,7 @@ def simulate(trace: Trace, policy: Policy, cost: str = "own") -> SimResult:
                     cache=store, compute=compute, mark=lambda ev, k: None)
         future.add(path, PENDING, -1)
         t += 1
-    seconds = spent[0]
+    seconds = math.fsum(charges)
     stats = store.stats()
     return SimResult(repr(policy), store.capacity, cost, seconds, stats["hits"], stats["misses"],
                      stats["evictions"], stats["peak_bytes"], trace.independent_seconds(), done)

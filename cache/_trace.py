@@ -31,6 +31,7 @@ the leaf stage evaluated at a resource level (multi-fidelity search) also record
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Hashable, Iterator
 from typing import Any
@@ -116,8 +117,8 @@ class Trace:
 
     def independent_seconds(self) -> float:
         """TP(P): every config of every request paying for its whole path."""
-        return sum(len(e.get("configs") or [0]) * sum(self.seconds(k) for k in e["path"])
-                   for e in self.requests())
+        return math.fsum(self.seconds(k) for e in self.requests()
+                         for _ in e.get("configs") or [0] for k in e["path"])
 
     def working_set_bytes(self) -> int:
         """Bytes of every unique cacheable node the requests need (an infinite cache's peak)."""

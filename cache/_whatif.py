@@ -19,10 +19,15 @@ POLICIES = {"lru": LRU, "reciprocal": Reciprocal, "wreciprocal": WReciprocal,
             "gds": GreedyDualSize, "belady": Belady, "opt": OPT}
 
 
+#: A policy name with this suffix (``"wreciprocal-plain"``) replays without the known future.
+PLAIN = "-plain"
+
+
 def make_policy(name: str, capacity: float, seed: int | None = 0) -> Policy:
-    cls = POLICIES.get(name.lower())
-    if cls is None:
-        raise ValueError(f"Unknown policy {name!r}. Allowed: {', '.join(POLICIES)}.")
+    cls = POLICIES.get(name.lower().removesuffix(PLAIN))
+    if cls is None or (name.lower().endswith(PLAIN) and getattr(cls, "offline", False)):
+        raise ValueError(f"Unknown policy {name!r}. Allowed: {', '.join(POLICIES)}, and an "
+                         f"online one with {PLAIN!r} appended (without the known future).")
     return cls(capacity, seed=seed) if cls.randomized else cls(capacity)
 
 
@@ -44,11 +49,15 @@ def sweep(
     seed: int | None = 0,
     cost: str = "own",
 ) -> list[dict[str, Any]]:
-    """Replay ``trace`` for every policy x capacity; one row each with seconds and speedup."""
+    """Replay ``trace`` for every policy x capacity; one row each with seconds and speedup. A
+    name ending in ``-plain`` replays that policy without the known future, any other online
+    one with it (where the trace records its submissions)."""
     rows = []
     for capacity in capacities if capacities is not None else default_capacities(trace):
         for name in policies:
-            r = simulate(trace, make_policy(name, capacity, seed), cost=cost)
+            plain = name.lower().endswith(PLAIN)
+            r = simulate(trace, make_policy(name, capacity, seed), cost=cost,
+                         known_future=not plain)
             rows.append({"policy": name, "capacity": capacity, "seconds": r.seconds,
                          "speedup": r.speedup, "hits": r.hits, "misses": r.misses,
                          "evictions": r.evictions, "peak_bytes": r.peak_bytes})

@@ -3,10 +3,14 @@
 * ``spent_seconds`` — compute seconds actually spent on workers (recomputations included).
 * ``independent_seconds`` — what evaluating every config on its own would have cost: the sum over
   configs and folds of the measured costs of every node on the path (TP(P), thesis §4.3).
-* ``merged_seconds`` — every unique node once (TP(P_merged)): the cost with an infinite cache.
+* ``merged_seconds`` — every unique node once (TP(P_merged)): the cost with an infinite cache
+  (a leaf requested twice counts twice: leaves are never cached).
 * ``speedup = independent / spent``; ``ideal_speedup = independent / merged``.
 
-Shared time is never double-counted: each computation is one ``compute`` event in the trace.
+Shared time is never double-counted: each computation is one ``compute`` event in the trace. The
+independent and merged seconds use the one cost model of every offline figure
+(``dagreuse.cache.simulate``): a node costs its mean measured seconds, so an ``Unbounded``
+replay's speedup is ``ideal_speedup`` exactly.
 
 For a multi-fidelity search the independent evaluation is that of the same schedule: every
 (config, resource, fold) fitted from scratch as its own pipeline — what the thesis' Fig. 4.7
@@ -25,7 +29,7 @@ import os
 from collections import defaultdict
 from typing import Any
 
-from dagreuse.cache import POLICIES, Trace, plot_sweep, sweep
+from dagreuse.cache import PLAIN, POLICIES, Trace, plot_sweep, sweep
 
 __all__ = ["Profile", "level_text"]
 
@@ -41,7 +45,10 @@ class Profile:
         self.n_requests = len(paths)
         self.n_configs_evaluated = sum(n for n, _ in paths)
         self.independent_seconds = trace.independent_seconds()
-        self.merged_seconds = math.fsum(trace.seconds(k) for k in unique)
+        # an infinite cache computes every inner node once and each request's leaf (never cached)
+        self.merged_seconds = math.fsum(
+            [trace.seconds(k) for k in unique if not trace.nodes[k]["leaf"]]
+            + [trace.seconds(path[-1]) for _, path in paths])
         self.spent_seconds = math.fsum(e["seconds"] for e in computes)
         self.wall_seconds = float(trace.meta.get("wall_seconds", 0.0))
         self.cache_stats = dict(trace.meta.get("cache_stats") or {})
@@ -87,7 +94,10 @@ class Profile:
         policy = str(self.trace.meta.get("policy", ""))
         name = policy.split("(")[0].lower().replace("greedydualsize", "gds")
         cap = self.cache_stats.get("capacity")
-        return (name, cap) if name in POLICIES and cap is not None and math.isfinite(cap) else None
+        if self.trace.meta.get("known_future") is False:
+            name += PLAIN
+        known = name.removesuffix(PLAIN) in POLICIES
+        return (name, cap) if known and cap is not None and math.isfinite(cap) else None
 
     def what_if(self, policies=("lru", "reciprocal", "wreciprocal", "gds"), capacities=None,
                 cost: str | None = None) -> list[dict[str, Any]]:

@@ -52,6 +52,10 @@ class Runner:
     max_in_flight:
         Tasks on the workers at once (``pipes/_execution.py`` says how requests are admitted);
         default: twice the cluster's threads. ``1`` runs requests strictly one after another.
+    known_future:
+        Let the cache see the requests submitted and not finished (and those a search expects
+        to build on): it evicts what none of them needs first (``dagreuse.cache.Cache``).
+        ``False`` gives the plain policy, for comparison.
     """
 
     def __init__(
@@ -65,6 +69,7 @@ class Runner:
         processes: bool = False,
         max_in_flight: int | None = None,
         cost: str = "own",
+        known_future: bool = True,
     ):
         if scheduler not in _SCHEDULERS:
             raise ValueError(
@@ -100,6 +105,7 @@ class Runner:
         self.processes = processes
         self.max_in_flight = max_in_flight
         self.cost = cost
+        self.known_future = bool(known_future)
         self.client = client
         self._own_cluster = None
         self._held: contextlib.ExitStack | None = None  # BLAS limits, retained memory

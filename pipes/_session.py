@@ -45,12 +45,12 @@ class Session:
         self.trace = trace
         self.nodes: dict[str, Node] = {}
         self.children: dict[str, list[str]] = collections.defaultdict(list)  # by first parent
-        self.readers: dict[str, list[str]] = collections.defaultdict(list)  # by any parent
         self.requests: list[Request] = []
         self.problems: list[Any] = []  # each request's DAG problem (its data)
         # what the requests submitted and not reported yet, and the expected ones, will read
-        self.future = KnownFuture(lambda key: self.readers[key])
-        self.cache.needed = lambda key: self.future.tier(key, self.cache.__contains__)
+        self.future = KnownFuture()
+        if runner.known_future:
+            self.cache.needed = self.future.tier
         self.traced: dict[int, int] = {}  # request id -> its request number in the trace
         self.reported = 0
         self.closed = False
@@ -61,6 +61,7 @@ class Session:
         meta.setdefault("cost", runner.cost)
         meta.setdefault("seed", getattr(self.cache.policy, "seed", None))
         meta.setdefault("scheduler", runner.scheduler)
+        meta.setdefault("known_future", runner.known_future)
 
     # -- the public interface -----------------------------------------------------------------
     def submit(self, dag: DAG) -> list[int]:
@@ -75,8 +76,6 @@ class Session:
             self.nodes[key] = node
             if node.parents:
                 self.children[node.parents[0]].append(key)
-            for p in node.parents:
-                self.readers[p].append(key)
             task = node.task
             info = {} if task.level is None else {"resource": task.level, "units": task.units,
                                                   "checkpoint": task.kind == "checkpoint"}

@@ -125,7 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     prof = sub.add_parser("profile", help="replay a saved trace under other policies and capacities")
     prof.add_argument("trace", help="a trace saved by result.profile.save() or `dagreuse demo`")
     prof.add_argument("--policies", default="lru,reciprocal,wreciprocal,gds",
-                      help="comma-separated: lru, reciprocal, wreciprocal, gds, belady, opt")
+                      help="comma-separated: lru, reciprocal, wreciprocal, gds, belady, opt; an online "
+                      "one with -plain appended replays it without the known future")
     prof.add_argument("--capacities", default=None,
                       help="e.g. '16MB,64MB,256MB' (default: 1/64 .. 1 of the working set)")
     prof.add_argument("--cost", choices=["own", "recompute"], default=None,

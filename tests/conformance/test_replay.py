@@ -59,3 +59,23 @@ def test_replay_follows_the_known_future_of_several_submissions(make, data, clie
     assert (replay.hits, replay.misses, replay.evictions) == (
         live["hits"], live["misses"], live["evictions"])
     assert live["evictions"] > 0
+
+
+def test_replay_of_a_run_without_the_known_future(data, client, log):
+    """``Runner(known_future=False)`` is the plain policy: its trace says so and the replay
+    follows it by default; ``-plain`` names replay any trace that way in a sweep."""
+    from dagreuse.cache import sweep
+
+    X, y = data
+    policy = WReciprocal("60kB", seed=3)
+    with Runner(policy, client=client, max_in_flight=1, known_future=False) as runner:
+        result = run(GriddedRandomSearch(counted_pipeline(log), [3, 3, 2], seed=0), X, y, cv=3,
+                     runner=runner)
+    trace, live = result.profile.trace, result.profile.cache_stats
+    assert trace.meta["known_future"] is False and trace.count("submit") > 0
+    replay = simulate(trace, policy)
+    assert (replay.hits, replay.misses, replay.evictions) == (
+        live["hits"], live["misses"], live["evictions"])
+    [plain, aware] = sweep(trace, ["wreciprocal-plain", "wreciprocal"], [policy.capacity], seed=3)
+    assert plain["seconds"] == replay.seconds
+    assert aware["seconds"] == simulate(trace, policy, known_future=True).seconds
