@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import multiprocessing
 import os
 import uuid
+import warnings
 from typing import Any
 
 from dagreuse.cache import COSTS, Cache, Policy, Trace, WReciprocal
@@ -23,6 +25,12 @@ from ._memory import retain_freed_memory
 from ._session import Session, SyncSession
 
 __all__ = ["Runner"]
+
+
+def _bootstrapping() -> bool:
+    """Whether this is a spawned process importing its parent's main script (the condition
+    under which multiprocessing refuses to start processes)."""
+    return bool(getattr(multiprocessing.current_process(), "_inheriting", False))
 
 _SCHEDULERS = ("distributed", "sync")
 
@@ -41,8 +49,15 @@ class Runner:
         An existing ``distributed.Client`` to run on any Dask cluster; the Runner does not
         close it.
     n_workers, threads_per_worker, processes:
-        For the local cluster the Runner starts when no client is given. Default: one
-        in-process worker with a thread per core. While the Runner is open, the processes it
+        For the local cluster the Runner starts when no client is given. Default: a
+        single-thread worker process per core, as Dask's own default. Threads of one process
+        (``processes=False``: one worker, a thread per core) start ~4 s sooner and move no
+        data between processes, but most scikit-learn operators hold the GIL for much of
+        their work, and threads that compete for it ran a fine-grained search 2x slower than
+        processes, and slower than the one-thread sync oracle (bench/finegrained.py,
+        bench/NOTES.md). A script must guard its search with ``if __name__ == "__main__":``
+        (the processes import it); unguarded, the Runner warns and uses threads. While the
+        Runner is open, the processes it
         computes in (its own cluster's, or this one with ``scheduler="sync"``) keep the memory
         nodes free for the next nodes (:func:`retain_freed_memory`); a given client's cluster
         is left as it is.
@@ -66,7 +81,7 @@ class Runner:
         client: Any = None,
         n_workers: int | None = None,
         threads_per_worker: int | None = None,
-        processes: bool = False,
+        processes: bool | None = None,
         max_in_flight: int | None = None,
         cost: str = "own",
         known_future: bool = True,
@@ -103,6 +118,7 @@ class Runner:
         self.n_workers = n_workers
         self.threads_per_worker = threads_per_worker
         self.processes = processes
+        self.processes_used: bool | None = None  # what the local cluster it started runs
         self.max_in_flight = max_in_flight
         self.cost = cost
         self.known_future = bool(known_future)
@@ -131,22 +147,10 @@ class Runner:
             self._held = contextlib.ExitStack()
             self._held.enter_context(retain_freed_memory())
         if self.scheduler == "distributed" and self.client is None:
-            from distributed import Client, LocalCluster
+            from distributed import Client
 
             self._held = contextlib.ExitStack()
-            cores = os.cpu_count() or 1
-            n = self.n_workers or (1 if not self.processes else min(cores, 2))
-            threads = self.threads_per_worker or max(1, cores // n)
-            if not self.processes and threads > 1:
-                # One BLAS thread per Dask thread, as Dask's worker processes get by default:
-                # otherwise every thread's numpy calls compete for the same cores.
-                from threadpoolctl import threadpool_limits
-
-                self._held.enter_context(threadpool_limits(1))
-            self._own_cluster = LocalCluster(
-                n_workers=n, threads_per_worker=threads, processes=self.processes,
-                dashboard_address=None, silence_logs=logging.ERROR,
-            )
+            self._own_cluster = self._local_cluster()
             self.client = Client(self._own_cluster, set_as_default=False)
             # the processes are the Runner's: they keep freed memory for the next nodes
             self._held.enter_context(retain_freed_memory(self.client))
@@ -170,6 +174,44 @@ class Runner:
             self._own_cluster.close()
             self._own_cluster = None
             self.client = None
+
+    def _local_cluster(self) -> Any:
+        """The local cluster (``processes`` in the class docstring). Worker processes are
+        spawned: they import the caller's ``__main__``, so an unguarded script would start a
+        Runner again in each of them. There, that Runner refuses at once; the parent, which
+        did not ask for processes, warns and computes in threads instead."""
+        processes = True if self.processes is None else self.processes
+        if processes and _bootstrapping():
+            raise RuntimeError(
+                "A Runner was started while a Dask worker process was importing the main "
+                "script: guard the script's search with `if __name__ == '__main__':`.")
+        try:
+            return self._start_local(processes)
+        except RuntimeError as exc:  # distributed: "Nanny failed to start."
+            if self.processes is not None or not processes:
+                raise
+            warnings.warn(
+                f"Runner: worker processes did not start ({exc}); computing in threads of this "
+                "process instead. A script that starts a Runner must guard its search with "
+                "`if __name__ == '__main__':` (worker processes import it), or pass "
+                "processes=False.", RuntimeWarning, stacklevel=4)
+            return self._start_local(False)
+
+    def _start_local(self, processes: bool) -> Any:
+        from distributed import LocalCluster
+
+        cores = os.cpu_count() or 1
+        n = self.n_workers or (cores if processes else 1)
+        threads = self.threads_per_worker or max(1, cores // n)
+        if not processes and threads > 1:
+            # One BLAS thread per Dask thread, as Dask's worker processes get by default:
+            # otherwise every thread's numpy calls compete for the same cores.
+            from threadpoolctl import threadpool_limits
+
+            self._held.enter_context(threadpool_limits(1))
+        self.processes_used = processes
+        return LocalCluster(n_workers=n, threads_per_worker=threads, processes=processes,
+                            dashboard_address=None, silence_logs=logging.ERROR)
 
     @property
     def cache(self) -> Cache:

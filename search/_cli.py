@@ -29,8 +29,8 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"dagreuse demo: digits {X.shape}, {search!r}, 3-fold CV")
     t0 = time.perf_counter()
     with Runner(cache=WReciprocal(args.cache, seed=0), n_workers=args.workers,
-                processes=args.processes) as runner:
-        kind = "worker processes" if args.processes else "one in-process worker"
+                processes=False if args.threads else None) as runner:
+        kind = ("worker processes" if runner.processes_used else "one in-process worker")
         print(f"local Dask cluster: {kind}, {runner.n_threads} thread(s); "
               f"cache {runner.cache.policy!r}")
         result = run(search, X, y, cv=3, scoring="accuracy", runner=runner)
@@ -117,9 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help="branching factor per stage (default: 3 5 5 -> 75 candidates)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--workers", type=int, default=None,
-                      help="local Dask workers (default: one in-process worker, a thread per core)")
-    demo.add_argument("--processes", action="store_true",
-                      help="worker processes instead of an in-process worker")
+                      help="local Dask workers (default: a single-thread worker process per core)")
+    demo.add_argument("--threads", action="store_true",
+                      help="threads of one in-process worker instead of worker processes")
     demo.add_argument("--cache", default="256MB", help="WReciprocal capacity (default 256MB)")
     demo.add_argument("--trace", default="demo.trace.json", help="where to save the trace")
     prof = sub.add_parser("profile", help="replay a saved trace under other policies and capacities")

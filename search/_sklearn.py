@@ -55,7 +55,10 @@ class _ReuseSearch:
         if not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
             raise ValueError(f"The 'n_jobs' parameter must be a non-zero int or None. Got {n_jobs!r}.")
         threads = os.cpu_count() or 1
-        return Runner(cache, threads_per_worker=threads if n_jobs < 0 else int(n_jobs))
+        # threads of this process, not the Runner's default worker processes: those import the
+        # caller's main script, and scikit-learn scripts are seldom guarded (loky needs no guard)
+        return Runner(cache, threads_per_worker=threads if n_jobs < 0 else int(n_jobs),
+                      processes=False)
 
     def fit(self, X: Any, y: Any = None, *, groups: Any = None, **params: Any):
         """Evaluate every candidate as one merged DAG, then select and refit like scikit-learn."""

@@ -70,7 +70,7 @@ def test_runner_holds_only_where_it_owns_the_processes(data, client, log):
     with Runner(Unbounded(), client=client) as runner:  # someone else's cluster: left alone
         runner.execute(dag)
         assert retained() == start
-    with Runner(Unbounded(), threads_per_worker=2) as runner:  # its own, in this process
+    with Runner(Unbounded(), threads_per_worker=2, processes=False) as runner:  # in this process
         runner.execute(dag)
         assert retained() == start + 1
     assert retained() == start
