@@ -76,10 +76,11 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger("distributed").setLevel(logging.ERROR)
     X, y = load_digits(return_X_y=True)
-    default = Runner()
-    other = {"processes": not default.processes, "n_workers": 2 if not default.processes else 1}
-    other_label = "processes, 2 workers" if other["processes"] else "threads, 1 worker"
-    report: dict = {"cores": os.cpu_count(), "default": "processes" if default.processes else "threads"}
+    with Runner() as default:
+        processes = default.processes_used
+    other = {"processes": not processes, "n_workers": 1 if processes else None}
+    other_label = "threads, 1 worker" if processes else "worker processes"
+    report: dict = {"cores": os.cpu_count(), "default": "processes" if processes else "threads"}
     for label, branching in SIZES.items():
         if args.quick and label != "1,000 candidates":
             continue

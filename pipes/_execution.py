@@ -34,16 +34,22 @@ sends that summary (and a leaf's scores) to the client as a worker event ahead o
 completion: the client needs neither the node's data nor a second round trip. A node that
 raises fails every request below it; they get the error text, the others go on.
 
-Task granularity. Consecutive requests whose leaves share their parents start together, and
-their leaves run as one Dask task (each leaf still timed, traced and failing on its own), sized
-at sending time to about ``LEAF_TASK_SECONDS`` of the leaf work measured so far; until a leaf has
-been measured the siblings spread over ``limit`` tasks, and with ``limit=1`` every leaf is its
-own task. A group holding every leaf child of a node whose task is still in the pool is *fused*
-into that task (``_ops.run_fused``): one task less, and the leaves read their parent's data
-where it was made — a score leaf also reads the data its checkpoint trained on, which that task
-has too. Both are decided when a task is sent (``_reshape``), not when its requests start: the
-requests start well ahead of their leaves' parents, mostly before any leaf has been measured.
-The input data is scattered to every worker, so fold splits start wherever there is room.
+Task granularity: one rule. Dask costs a few ms of scheduler and client time per task, which
+competes for the same cores as the work, so a task holds about ``TASK_SECONDS`` of estimated
+work when the work is that fine: a node's leaf children run several to a task — the cost of a
+leaf estimated by the running mean of the leaves of its stage and resource level measured so
+far — and a node whose leaf children all fit in one task takes them into its own (*fused*,
+``_ops.run_fused``): the leaves then read their parent's data where it was made (a score leaf
+also the data its checkpoint trained on, which that task has too). Each node and leaf is still
+timed, traced, cached and failing on its own (``_ops.run_leaves``). Before a stage and level has
+a measured leaf, its siblings spread over ``limit`` tasks, as many as may run at once; with
+``limit=1`` every leaf is its own task. Sizes are decided when a task is sent (``_reshape``),
+not when its requests start: requests start well ahead of their leaves' parents, mostly before
+any leaf has been measured. Consecutive requests whose leaves share their parents start together
+(``jobs``), at most ``MAX_LEAVES_PER_TASK`` at a time. Inner nodes are one task each: they are
+few against the leaves (a node of gridded random search has ``branching`` children), and each
+is cached on its own. The input data is scattered to every worker, so fold splits start wherever
+there is room.
 """
 
 from __future__ import annotations
@@ -59,13 +65,11 @@ from ._dag import DAG, Node, Request
 from ._dispatch import Pool, Pooled, Wait
 from ._session import Session
 
-__all__ = ["LEAF_TASK_SECONDS", "MAX_LEAVES_PER_TASK", "DaskSession", "jobs"]
+__all__ = ["MAX_LEAVES_PER_TASK", "TASK_SECONDS", "DaskSession", "jobs"]
 
-#: Leaves sharing their parents run several to a Dask task, about this many measured seconds of
-#: work each: Dask costs a few ms per task, which on ~30 ms leaves kept the scheduler busy
-#: enough to starve the workers (bench/NOTES.md).
-LEAF_TASK_SECONDS = 0.4
-MAX_LEAVES_PER_TASK = 16
+#: Estimated seconds of work per task when the work is finer (module docstring: granularity).
+TASK_SECONDS = 1.0
+MAX_LEAVES_PER_TASK = 64
 #: How often a session re-reads the cluster's workers (joined or gone) to send tasks to.
 WORKERS_SECONDS = 1.0
 
@@ -93,7 +97,8 @@ class DaskSession(Session):
         # node, its data key), in the order requests first need them
         self.headed: set[str] = set()
         self.data: dict[str, Any] = {}  # data key -> its scattered future
-        self.leaf_seconds = [0, 0.0]  # leaves finished, their total seconds
+        # (stage, resource level) -> [leaves finished, their total seconds]
+        self.leaf_cost: collections.defaultdict = collections.defaultdict(lambda: [0, 0.0])
         self.ready: list[tuple[int, dict[str, Any]]] = []
         self.workers_read: list[Any] = [-math.inf, {}]  # when; worker -> threads
         # one worker-event topic per Runner: the scheduler keeps every topic it has seen
@@ -224,13 +229,14 @@ class DaskSession(Session):
         return self.runner._task_name(self.nodes[key].stage, key)
 
     # -- sending tasks ------------------------------------------------------------------------
-    def _most(self, siblings: int) -> int:
-        """Leaves per task: about LEAF_TASK_SECONDS of the leaf work measured so far; before any
-        is, the siblings spread over ``limit`` tasks (as many as may run at once)."""
+    def _most(self, leaf: _ops.Task, siblings: int) -> int:
+        """Leaves like ``leaf`` per task: about TASK_SECONDS of them at the mean cost of those
+        of its stage and level measured so far; before any is, the siblings spread over
+        ``limit`` tasks (as many as may run at once)."""
         if self.limit == 1:
             return 1
-        n, total = self.leaf_seconds
-        k = round(LEAF_TASK_SECONDS * n / max(total, 1e-9)) if n else -(-siblings // self.limit)
+        n, total = self.leaf_cost.get((leaf.stage, leaf.level), (0, 0.0))
+        k = round(TASK_SECONDS * n / max(total, 1e-9)) if n else -(-siblings // self.limit)
         return max(1, min(MAX_LEAVES_PER_TASK, k))
 
     def _reshape(self, task: Pooled) -> None:
@@ -239,7 +245,7 @@ class DaskSession(Session):
         one group that fits in a task takes them into its own (module docstring)."""
         if task.node is None:
             n = len(task.payload)
-            k = first_part(n, self._most(len(self.children[task.parents[0]])))
+            k = first_part(n, self._most(task.payload[0], len(self.children[task.parents[0]])))
             if k < n:
                 rest = self.pool.add(self._name(self.requests[task.info[k][0]].leaf),
                                      _ops.run_leaves, task.payload[k:], task.args, task.parents,
@@ -249,7 +255,7 @@ class DaskSession(Session):
             return
         group = self.whole.pop(task.node, None)
         if group is not None and group in self.pool.tasks and self._most(
-                len(group.payload)) >= len(group.payload):
+                group.payload[0], len(group.payload)) >= len(group.payload):
             self.pool.remove(group)
             picks = [None if p == task.node else task.parents.index(p) for p in group.parents]
             task.fn, task.payload = _ops.run_fused, (task.payload, group.payload, picks)
@@ -316,8 +322,10 @@ class DaskSession(Session):
             else:
                 seconds, result = out
                 self.ready.append((i, result))
-                self.leaf_seconds[0] += 1
-                self.leaf_seconds[1] += seconds
+                leaf = self.nodes[self.requests[i].leaf].task
+                cost = self.leaf_cost[leaf.stage, leaf.level]
+                cost[0] += 1
+                cost[1] += seconds
                 self._finish(self.requests[i].leaf, seconds, 0, None)
 
 def jobs(nodes: Mapping[str, Node], requests: Sequence[Request], most: int) -> Iterator[list[int]]:
