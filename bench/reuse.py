@@ -12,7 +12,8 @@ on one local Dask cluster:
 * dagreuse with an Unbounded cache, and with WReciprocal at half the working set.
 
 Prints wall seconds, computed node counts, measured speedup (independent wall / dagreuse wall)
-and ``profile.ideal_speedup``; then the Runner's overhead per node on trivial operators.
+and ``profile.ideal_speedup``; then the Runner's overhead per node on trivial operators at about
+250, 2,500 and 25,000 nodes, sync and Dask (it must stay flat as the search grows).
 Writes bench/out/reuse.json.
 
 The contenders are interleaved finely, because this machine's speed drifts by 10-20% over tens
@@ -190,26 +191,32 @@ def identity(X, k=0):
     return X
 
 
-def overhead(client, n=4):
-    """Seconds per node on trivial operators: the Runner's own cost, nothing else."""
+#: Branchings of the overhead search: 3 folds x (n + n^2 + 4 n^2) nodes, about 250, 2,500, 25,000.
+OVERHEAD_SIZES = (4, 13, 41)
+
+
+def overhead(client, sizes=OVERHEAD_SIZES):
+    """Seconds per node on trivial operators, the Runner's own cost, at growing search sizes: it
+    must stay flat per node. Every sampled value is distinct, so no two candidates merge."""
     X, y = np.zeros((60, 3)), np.arange(60) % 2
-    pipe = Pipeline([("a", identity, {"k": space.randint(0, 100)}),
-                     ("b", identity, {"k": space.randint(0, 100)}),
-                     ("clf", DummyClassifier(), {"strategy": space.choice(["prior", "most_frequent",
-                                                                            "stratified", "uniform"])})])
+    pipe = Pipeline([("a", identity, {"k": space.uniform(0, 1)}),
+                     ("b", identity, {"k": space.uniform(0, 1)}),
+                     ("clf", DummyClassifier(), {"random_state": space.randint(0, 2**31)})])
     out = {}
-    for label, runner in (("dask", Runner(Unbounded(), client=client)),
-                          ("sync", Runner(Unbounded(), scheduler="sync"))):
-        with runner:
-            t0 = time.perf_counter()
-            result = run(GriddedRandomSearch(pipe, [n, n, 4], seed=0), X, y, cv=3, runner=runner)
-            wall = time.perf_counter() - t0
-        nodes = result.profile.n_computed
-        out[label] = {"nodes": nodes, "wall_s": wall, "ms_per_node": 1e3 * wall / nodes,
-                      "compute_ms_per_node": 1e3 * result.profile.spent_seconds / nodes}
-        print(f"runner overhead ({label}): {nodes} nodes in {wall:.2f} s -> "
-              f"{out[label]['ms_per_node']:.2f} ms per node "
-              f"(of which {out[label]['compute_ms_per_node']:.3f} ms compute)")
+    for n in sizes:
+        for label, runner in (("dask", Runner(Unbounded(), client=client)),
+                              ("sync", Runner(Unbounded(), scheduler="sync"))):
+            with runner:
+                t0 = time.perf_counter()
+                result = run(GriddedRandomSearch(pipe, [n, n, 4], seed=0), X, y, cv=3, runner=runner)
+                wall = time.perf_counter() - t0
+            nodes = result.profile.n_computed
+            row = {"nodes": nodes, "wall_s": wall, "ms_per_node": 1e3 * wall / nodes,
+                   "compute_ms_per_node": 1e3 * result.profile.spent_seconds / nodes}
+            out[f"{label} {nodes}"] = row
+            print(f"runner overhead ({label}, {nodes:>6} nodes): {wall:6.2f} s -> "
+                  f"{row['ms_per_node']:.2f} ms per node (of which {row['compute_ms_per_node']:.3f} ms "
+                  "compute)", flush=True)
     return out
 
 
@@ -219,7 +226,8 @@ def main():
     parser.add_argument("--cluster", choices=["auto", "threads", "processes"], default="auto",
                         help="auto: the demo (numpy, releases the GIL) on one worker with 2 threads, "
                              "the text workload (tokenizes in Python) on 2 single-thread processes")
-    parser.add_argument("--only", choices=["demo", "text"], default=None, help="one workload")
+    parser.add_argument("--only", choices=["demo", "text", "overhead"], default=None,
+                        help="one workload")
     parser.add_argument("--rounds", type=int, default=6,
                         help="interleaved rounds (default 6): each evaluates 1/rounds of the "
                              "candidates independently and runs the whole dagreuse search")
@@ -245,9 +253,10 @@ def main():
             report[key] = workload(f"{title} [{kind}]", client, pipe, branching, Xw, yw, save=save,
                                    rounds=args.rounds)
             report[key]["cluster"] = kind
-            if key == "demo":
-                print()
-                report["overhead"] = overhead(client, n=2 if args.quick else 4)
+    if args.only in (None, "overhead"):
+        print()
+        with cluster_of("processes") as client:  # the Runner's default local cluster
+            report["overhead"] = overhead(client, (2, 4) if args.quick else OVERHEAD_SIZES)
     OUT.mkdir(exist_ok=True)
     (OUT / "reuse.json").write_text(json.dumps(report, indent=2, default=float))
     print(f"\nwrote {OUT / 'reuse.json'}")

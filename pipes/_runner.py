@@ -198,6 +198,7 @@ class Runner:
             return self._start_local(False)
 
     def _start_local(self, processes: bool) -> Any:
+        import dask
         from distributed import LocalCluster
 
         cores = os.cpu_count() or 1
@@ -210,8 +211,12 @@ class Runner:
 
             self._held.enter_context(threadpool_limits(1))
         self.processes_used = processes
-        return LocalCluster(n_workers=n, threads_per_worker=threads, processes=processes,
-                            dashboard_address=None, silence_logs=logging.ERROR)
+        # no statistical profiler in the workers (it feeds the dashboard, which this cluster
+        # does not start): it samples every task thread's stack every 10 ms, which slowed
+        # scikit-learn's small Python-heavy nodes by 10-20% (bench/NOTES.md)
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            return LocalCluster(n_workers=n, threads_per_worker=threads, processes=processes,
+                                dashboard_address=None, silence_logs=logging.ERROR)
 
     @property
     def cache(self) -> Cache:

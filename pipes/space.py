@@ -24,6 +24,10 @@ class Dimension:
     def values(self) -> list[Any]:
         raise TypeError(f"{self!r} is continuous; it has no finite list of values.")
 
+    def size(self) -> float:
+        """How many distinct values (``inf`` when continuous), without listing them."""
+        return len(self.values()) if self.finite else math.inf
+
 
 def _number(name: str, owner: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
@@ -70,6 +74,9 @@ class RandInt(Dimension):
 
     def values(self) -> list[int]:
         return list(range(self.low, self.high))
+
+    def size(self) -> float:
+        return self.high - self.low
 
     def __repr__(self) -> str:
         return f"randint({self.low!r}, {self.high!r})"

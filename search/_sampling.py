@@ -42,12 +42,7 @@ def sample_stage(stage: Stage, rng: np.random.Generator) -> tuple[str, dict[str,
 
 def stage_size(stage: Stage) -> float:
     """Number of distinct values of a stage (``inf`` when any parameter is continuous)."""
-    total = 0.0
-    for alt in stage.alternatives.values():
-        if not all(d.finite for d in alt.space.values()):
-            return math.inf
-        total += math.prod(len(d.values()) for d in alt.space.values())
-    return total
+    return sum(math.prod(d.size() for d in alt.space.values()) for alt in stage.alternatives.values())
 
 
 def enumerate_stage(stage: Stage) -> list[tuple[str, dict[str, Any]]]:

@@ -395,6 +395,16 @@ def test_default_cluster_is_worker_processes_and_an_unguarded_script_still_runs(
         assert "guard the script's search with `if __name__ == '__main__':`" in out.stderr
 
 
+def _profiling(dask_worker) -> bool:
+    return "profile" in dask_worker.periodic_callbacks
+
+
+def test_own_cluster_runs_no_statistical_profiler():
+    """The Runner's own workers do not sample their threads' stacks (a dashboard feature)."""
+    with Runner(processes=False) as runner:
+        assert set(runner.client.run(_profiling).values()) == {False}
+
+
 def test_runner_arguments_are_checked():
     with pytest.raises(ValueError, match=r"'scheduler' parameter of Runner must be one of"):
         Runner(scheduler="threads")

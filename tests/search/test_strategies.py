@@ -81,3 +81,12 @@ def test_node_count_bound():
     b = [3, 4, 2]
     configs = GriddedRandomSearch(pipe(), b, seed=0).configs()
     assert len(configs) == math.prod(b)
+
+
+def test_a_huge_randint_is_sampled_without_listing_its_values():
+    """randint(0, 2**40) (a seed, say) has 2**40 values: counting them must not list them."""
+    from sklearn.dummy import DummyClassifier
+
+    pipe = Pipeline([("clf", DummyClassifier(), {"random_state": space.randint(0, 2**40)})])
+    configs = GriddedRandomSearch(pipe, [5], seed=0).configs()
+    assert len({c["clf"][1]["random_state"] for c in configs}) == 5
