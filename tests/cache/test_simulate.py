@@ -153,6 +153,11 @@ def test_simulate_checks_arguments():
     with pytest.raises(ValueError, match=r"'cost' parameter must be one of"):
         simulate(thesis_tree_a(), LRU(10), cost="total")
     assert math.isfinite(simulate(thesis_tree_a(), LRU(10), cost="recompute").seconds)
+    from dagreuse.cache import make_policy
+
+    with pytest.raises(ValueError, match=r"Unknown policy 'belady-plain'.*'-plain' appended"):
+        make_policy("belady-plain", 10)  # offline policies see the whole future anyway
+    assert repr(make_policy("wreciprocal-plain", 10, seed=1)) == repr(WReciprocal(10, seed=1))
 
 
 def test_runner_refuses_offline_policies():
