@@ -32,6 +32,7 @@ def _bootstrapping() -> bool:
     under which multiprocessing refuses to start processes)."""
     return bool(getattr(multiprocessing.current_process(), "_inheriting", False))
 
+
 _SCHEDULERS = ("distributed", "sync")
 
 
@@ -202,7 +203,9 @@ class Runner:
         from distributed import LocalCluster
 
         cores = os.cpu_count() or 1
-        n = self.n_workers or (cores if processes else 1)
+        # a thread per core in all: one worker process per core, or one in-process worker
+        per_process = max(1, cores // (self.threads_per_worker or 1))
+        n = self.n_workers or (per_process if processes else 1)
         threads = self.threads_per_worker or max(1, cores // n)
         if not processes and threads > 1:
             # One BLAS thread per Dask thread, as Dask's worker processes get by default:
