@@ -61,11 +61,10 @@ class OPT(Policy):
     Variables: ``x[k, t]`` — node k is cached when request t starts; ``c[k, t]`` — request t
     computes node k (only for k on its path). Constraints: capacity at every t; a node enters the
     cache only right after it was computed; a computed node's parent is cached or computed; the
-    leaf is always computed. Objective: the sum of ``seconds(k) * c[k, t]``, with the replay's cost
-model (``_simulate``: each computation charged the node's mean seconds), solved to a zero
-optimality gap so that no replay beats it. Practical for tens of
-    requests over tens of nodes (``time_limit`` seconds; ``exact`` says whether it proved the
-    optimum).
+    leaf is always computed. Objective: the sum of ``seconds(k) * c[k, t]``, with the replay's
+    cost model (``_simulate``: each computation charged the node's mean seconds), solved to a
+    zero optimality gap so that no replay beats it. Practical for tens of requests over tens of
+    nodes (``time_limit`` seconds; ``exact`` says whether it proved the optimum).
     """
 
     offline = True

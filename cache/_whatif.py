@@ -12,7 +12,7 @@ from ._simulate import simulate
 from ._size import format_bytes
 from ._trace import Trace
 
-__all__ = ["POLICIES", "default_capacities", "make_policy", "plot_sweep", "sweep"]
+__all__ = ["PLAIN", "POLICIES", "default_capacities", "is_plain", "make_policy", "plot_sweep", "sweep"]
 
 #: Names accepted by ``dagreuse profile --policies`` and :func:`sweep`.
 POLICIES = {"lru": LRU, "reciprocal": Reciprocal, "wreciprocal": WReciprocal,
@@ -23,9 +23,14 @@ POLICIES = {"lru": LRU, "reciprocal": Reciprocal, "wreciprocal": WReciprocal,
 PLAIN = "-plain"
 
 
+def is_plain(name: str) -> bool:
+    """Whether a policy name asks for the plain policy, without the known future."""
+    return name.lower().endswith(PLAIN)
+
+
 def make_policy(name: str, capacity: float, seed: int | None = 0) -> Policy:
     cls = POLICIES.get(name.lower().removesuffix(PLAIN))
-    if cls is None or (name.lower().endswith(PLAIN) and getattr(cls, "offline", False)):
+    if cls is None or (is_plain(name) and getattr(cls, "offline", False)):
         raise ValueError(f"Unknown policy {name!r}. Allowed: {', '.join(POLICIES)}, and an "
                          f"online one with {PLAIN!r} appended (without the known future).")
     return cls(capacity, seed=seed) if cls.randomized else cls(capacity)
@@ -55,9 +60,8 @@ def sweep(
     rows = []
     for capacity in capacities if capacities is not None else default_capacities(trace):
         for name in policies:
-            plain = name.lower().endswith(PLAIN)
             r = simulate(trace, make_policy(name, capacity, seed), cost=cost,
-                         known_future=not plain)
+                         known_future=not is_plain(name))
             rows.append({"policy": name, "capacity": capacity, "seconds": r.seconds,
                          "speedup": r.speedup, "hits": r.hits, "misses": r.misses,
                          "evictions": r.evictions, "peak_bytes": r.peak_bytes})

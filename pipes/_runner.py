@@ -58,10 +58,9 @@ class Runner:
         processes, and slower than the one-thread sync oracle (bench/finegrained.py,
         bench/NOTES.md). A script must guard its search with ``if __name__ == "__main__":``
         (the processes import it); unguarded, the Runner warns and uses threads. While the
-        Runner is open, the processes it
-        computes in (its own cluster's, or this one with ``scheduler="sync"``) keep the memory
-        nodes free for the next nodes (:func:`retain_freed_memory`); a given client's cluster
-        is left as it is.
+        Runner is open, the processes it computes in (its own cluster's, or this one with
+        ``scheduler="sync"``) keep the memory nodes free for the next nodes
+        (:func:`retain_freed_memory`); a given client's cluster is left as it is.
     cost:
         What the policy weighs as a result's cost: ``"own"`` compute seconds, or
         ``"recompute"`` — own plus those of its uncached ancestors (DESIGN §5).

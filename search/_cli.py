@@ -30,7 +30,7 @@ def _demo(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     with Runner(cache=WReciprocal(args.cache, seed=0), n_workers=args.workers,
                 processes=False if args.threads else None) as runner:
-        kind = ("worker processes" if runner.processes_used else "one in-process worker")
+        kind = "worker processes" if runner.processes_used else "one in-process worker"
         print(f"local Dask cluster: {kind}, {runner.n_threads} thread(s); "
               f"cache {runner.cache.policy!r}")
         result = run(search, X, y, cv=3, scoring="accuracy", runner=runner)
