@@ -25,7 +25,7 @@ from distributed import get_task_stream
 from threadpoolctl import threadpool_limits
 
 from dagreuse.cache import Unbounded
-from dagreuse.pipes import Runner, _execution
+from dagreuse.pipes import Runner, _granularity
 from dagreuse.search import GriddedRandomSearch, run
 from dagreuse.search._demo import DEMO_BRANCHING, demo_data, demo_pipeline
 
@@ -72,7 +72,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     if args.one_leaf_per_task:
-        _execution.MAX_LEAVES_PER_TASK = 1  # a session reads it when it groups leaves
+        _granularity.MAX_LEAVES_PER_TASK = 1  # a session reads it when it groups leaves
     if args.workload == "text":
         (X, y), pipe, branching = text_corpus(), text_pipeline(), TEXT_BRANCHING
     else:

@@ -38,13 +38,14 @@ class Cache:
     policy:
         A :class:`Policy` (its capacity bounds the store); a private, reset copy is used.
     on_evict:
-        Called with the key of each evicted entry (the Runner records it in the trace).
+        Called with the key and the value of each evicted entry (the Runner records it in the
+        trace).
     """
 
     def __init__(
         self,
         policy: Policy | None = None,
-        on_evict: Callable[[Hashable], None] | None = None,
+        on_evict: Callable[[Hashable, Any], None] | None = None,
         cost: str = "own",
         needed: Callable[[Hashable], int] | None = None,
     ):
@@ -145,13 +146,17 @@ class Cache:
                 stack.extend(parents(k))
         return self.offer(key, value, size, cost)
 
+    def rebind(self, key: Hashable, value: Any) -> None:
+        """Replace the value held for ``key`` (the same result, held another way)."""
+        self._entries[key].value = value
+
     def evict(self, key: Hashable) -> None:
         entry = self._entries.pop(key)
         self.used -= entry.size
         self.evictions += 1
         self.policy.on_remove(key)
         if self._on_evict is not None:
-            self._on_evict(key)
+            self._on_evict(key, entry.value)
 
     def clear(self) -> None:
         """Drop every entry without counting evictions (used when a Runner closes)."""

@@ -53,7 +53,8 @@ class Pooled:
     seq: int
     node: str | None = None
     info: Any = None
-    leaves: Any = None  # the Runner's, for leaves fused into an inner node's task
+    leaves: Any = None  # the Runner's, for leaves computed in an inner node's task
+    inner: Any = None  # the Runner's, for inner nodes computed in another node's task
     worker: str | None = None
     waits: list[str] = field(init=False)
 
@@ -133,8 +134,16 @@ class Pool:
         """``task`` is over (done or failed); a node's future stays while tasks here need it."""
         self.busy[task.worker] -= 1
         if task.node is not None:
-            self.done[task.node] = future
-            self.release(task.node)
+            self.resolved(task.node, future)
+
+    def resolved(self, key: str, value: Any, worker: str | None = None) -> None:
+        """Node ``key`` is finished: ``value`` (its future, or what stands for it) replaces its
+        :class:`Wait` in the tasks here; ``worker`` holds its data when it was computed in
+        another node's task."""
+        if worker is not None:
+            self.where[key] = worker
+        self.done[key] = value
+        self.release(key)
 
     def release(self, key: str) -> None:
         """Forget a finished node's future once no task here needs it and it is not pinned:

@@ -34,22 +34,10 @@ sends that summary (and a leaf's scores) to the client as a worker event ahead o
 completion: the client needs neither the node's data nor a second round trip. A node that
 raises fails every request below it; they get the error text, the others go on.
 
-Task granularity: one rule. Dask costs a few ms of scheduler and client time per task, which
-competes for the same cores as the work, so a task holds about ``TASK_SECONDS`` of estimated
-work when the work is that fine: a node's leaf children run several to a task — the cost of a
-leaf estimated by the running mean of the leaves of its stage and resource level measured so
-far — and a node whose leaf children all fit in one task takes them into its own (*fused*,
-``_ops.run_fused``): the leaves then read their parent's data where it was made (a score leaf
-also the data its checkpoint trained on, which that task has too). Each node and leaf is still
-timed, traced, cached and failing on its own (``_ops.run_leaves``). Before a stage and level has
-a measured leaf, its siblings spread over ``limit`` tasks, as many as may run at once; with
-``limit=1`` every leaf is its own task. Sizes are decided when a task is sent (``_reshape``),
-not when its requests start: requests start well ahead of their leaves' parents, mostly before
-any leaf has been measured. Consecutive requests whose leaves share their parents start together
-(``jobs``), at most ``MAX_LEAVES_PER_TASK`` at a time. Inner nodes are one task each: they are
-few against the leaves (a node of gridded random search has ``branching`` children), and each
-is cached on its own. The input data is scattered to every worker, so fold splits start wherever
-there is room.
+How much one task computes — a node with leaves and cheap inner children below it, several
+leaves to a task — is one rule, stated in ``_granularity``; the nodes a task computes besides
+its own are cached as parts of its result (``_bundles``). The input data is scattered to every
+worker, so fold splits start wherever there is room.
 """
 
 from __future__ import annotations
@@ -57,19 +45,16 @@ from __future__ import annotations
 import collections
 import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from . import _ops
-from ._dag import DAG, Node, Request
+from . import _granularity, _ops
+from ._bundles import Bundle, Part
+from ._dag import DAG
 from ._dispatch import Pool, Pooled, Wait
+from ._granularity import TASK_SECONDS, Absorbed, Shaper, jobs
 from ._session import Session
 
-__all__ = ["MAX_LEAVES_PER_TASK", "TASK_SECONDS", "DaskSession", "jobs"]
-
-#: Estimated seconds of work per task when the work is finer (module docstring: granularity).
-TASK_SECONDS = 1.0
-MAX_LEAVES_PER_TASK = 64
+__all__ = ["DaskSession"]
 #: How often a session re-reads the cluster's workers (joined or gone) to send tasks to.
 WORKERS_SECONDS = 1.0
 
@@ -83,8 +68,11 @@ class DaskSession(Session):
         super().__init__(runner, trace)
         self.client = runner.client
         self.limit = runner.max_in_flight or 2 * runner.n_threads
-        self.pool = Pool(self.limit, prepare=self._reshape)
+        self.shaper = Shaper(self, runner._costs)
+        self.pool = Pool(self.limit, prepare=self.shaper.reshape)
         self.live: dict[str, Wait] = {}  # inner node not finished (in the pool or on a worker)
+        self.node_tasks: dict[str, Pooled] = {}  # live inner node -> its task
+        self.absorbed = 0  # live inner nodes computed in another node's task
         self.ahead = self.pool.pinned  # nodes started ahead that no request has claimed yet
         self.held: dict[str, Any] = {}  # those of them finished -> future
         self.shared = collections.ChainMap(self.live, self.held)  # what a starting request shares
@@ -97,8 +85,6 @@ class DaskSession(Session):
         # node, its data key), in the order requests first need them
         self.headed: set[str] = set()
         self.data: dict[str, Any] = {}  # data key -> its scattered future
-        # (stage, resource level) -> [leaves finished, their total seconds]
-        self.leaf_cost: collections.defaultdict = collections.defaultdict(lambda: [0, 0.0])
         self.ready: list[tuple[int, dict[str, Any]]] = []
         self.workers_read: list[Any] = [-math.inf, {}]  # when; worker -> threads
         # one worker-event topic per Runner: the scheduler keeps every topic it has seen
@@ -120,7 +106,7 @@ class DaskSession(Session):
                         not self.nodes[p].parents for p in node.parents):
                     self.headed.add(k)
                     self.heads.append((k, dag.root))
-        most = 1 if self.limit == 1 else MAX_LEAVES_PER_TASK
+        most = 1 if self.limit == 1 else _granularity.MAX_LEAVES_PER_TASK
         self.jobs.extend([ids[0] + j for j in job] for job in jobs(self.nodes, new, most))
         self._step()
 
@@ -164,7 +150,8 @@ class DaskSession(Session):
         # ready tasks wait in the pool at no cost to the cluster: up to ``limit`` of them beside
         # those in flight, so that the pool has a choice (never with limit 1)
         limit = self.limit
-        return len(self.live) < 4 * limit and self.pool.runnable() < (
+        live = len(self.live) - self.absorbed  # absorbed nodes' data stays in their bundle
+        return live < 4 * limit and self.pool.runnable() < (
             limit if limit == 1 else 2 * limit)
 
     def _start_next(self) -> bool:
@@ -200,8 +187,8 @@ class DaskSession(Session):
 
     def _pool_node(self, key: str, args: list, req: int | None) -> Wait:
         node = self.nodes[key]
-        self.pool.add(self._name(key), _ops.run, node.task, args, node.parents, self.below[key],
-                      key, req)
+        self.node_tasks[key] = self.pool.add(self._name(key), _ops.run, node.task, args,
+                                             node.parents, self.below[key], key, req)
         self.live[key] = Wait(key)
         if req is None:
             self.ahead.add(key)
@@ -220,7 +207,8 @@ class DaskSession(Session):
         at a time (module docstring)."""
         while len(self.ahead) < self.limit // 2 and self.heads:
             key, root = self.heads.popleft()
-            if key in self.claimed or key in self.live or key in self.cache:
+            if key in self.claimed or key in self.live or key in self.cache or (
+                    self.shaper.estimate(key) < TASK_SECONDS):  # cheap: its requests start it
                 continue
             self._resolve(None, key, lambda k, a: self._pool_node(k, a, None), self.data[root],
                           self.shared)
@@ -229,38 +217,6 @@ class DaskSession(Session):
         return self.runner._task_name(self.nodes[key].stage, key)
 
     # -- sending tasks ------------------------------------------------------------------------
-    def _most(self, leaf: _ops.Task, siblings: int) -> int:
-        """Leaves like ``leaf`` per task: about TASK_SECONDS of them at the mean cost of those
-        of its stage and level measured so far; before any is, the siblings spread over
-        ``limit`` tasks (as many as may run at once)."""
-        if self.limit == 1:
-            return 1
-        n, total = self.leaf_cost.get((leaf.stage, leaf.level), (0, 0.0))
-        k = round(TASK_SECONDS * n / max(total, 1e-9)) if n else -(-siblings // self.limit)
-        return max(1, min(MAX_LEAVES_PER_TASK, k))
-
-    def _reshape(self, task: Pooled) -> None:
-        """Size a task as it is sent, from the leaves measured by then: a group of leaves sends
-        ``_most`` of them and leaves the rest in the pool; a node whose leaf children are all in
-        one group that fits in a task takes them into its own (module docstring)."""
-        if task.node is None:
-            n = len(task.payload)
-            k = first_part(n, self._most(task.payload[0], len(self.children[task.parents[0]])))
-            if k < n:
-                rest = self.pool.add(self._name(self.requests[task.info[k][0]].leaf),
-                                     _ops.run_leaves, task.payload[k:], task.args, task.parents,
-                                     0, info=task.info[k:])
-                rest.seq = task.seq  # the siblings stay next in line
-                task.payload, task.info = task.payload[:k], task.info[:k]
-            return
-        group = self.whole.pop(task.node, None)
-        if group is not None and group in self.pool.tasks and self._most(
-                group.payload[0], len(group.payload)) >= len(group.payload):
-            self.pool.remove(group)
-            picks = [None if p == task.node else task.parents.index(p) for p in group.parents]
-            task.fn, task.payload = _ops.run_fused, (task.payload, group.payload, picks)
-            task.leaves = group.info
-
     def _workers(self) -> dict[str, int]:
         """The cluster's workers, re-read at most every WORKERS_SECONDS: each read is a round
         trip to the scheduler (``Client.scheduler_info``)."""
@@ -273,9 +229,12 @@ class DaskSession(Session):
         if not self._workers() and not self.watch:
             self.client.wait_for_workers(1)
         for task, worker, args in self.pool.take(self._workers()):
+            paths = tuple(a.path if isinstance(a, Part) else None for a in args)
+            args = [a.bundle.future if isinstance(a, Part) else a for a in args]
             fut = self.client.submit(_ops.reported, self.topic, task.name, task.fn, task.payload,
-                                     *args, key=task.name, pure=False, priority=task.priority,
-                                     workers=[worker], allow_other_workers=True)
+                                     paths, *args, key=task.name, pure=False,
+                                     priority=task.priority, workers=[worker],
+                                     allow_other_workers=True)
             self.watch[fut] = task
             self.ac.add(fut)
 
@@ -297,10 +256,19 @@ class DaskSession(Session):
             return
         key, req = task.node, task.info
         del self.live[key]
+        del self.node_tasks[key]
+        bundle = None
         if failed:
             self.trace.mark("fail", key, req, error=error)
         else:
-            self._finish(key, value[0], value[1], fut)
+            self.shaper.costs.add(self.nodes[key].task, value[0])
+            held: Any = fut
+            if task.inner:
+                bundle = Bundle(fut, task.worker, self.runner._extract)
+                held = Part(bundle, ())
+            admitted = self._finish(key, value[0], value[1], held)
+            if bundle is not None:
+                bundle.offered(key, (), admitted)
         if key in self.ahead:
             if key in self.cache:  # its requests will find it there
                 self.ahead.discard(key)
@@ -309,6 +277,34 @@ class DaskSession(Session):
         self.pool.finished(task, fut)
         if task.leaves is not None:
             self._leaves_done(task.leaves, error, None if failed else value[2])
+        if task.inner:
+            self._inner_done(task.inner, fut, bundle, (), error, None if failed else value[3])
+
+    def _inner_done(self, absorbed: list[Absorbed], fut: Any, bundle: Bundle | None,
+                    path: tuple[int, ...], error: str | None, values: Any) -> None:
+        """Inner nodes computed in another node's task (``fut``): each timed, traced and offered
+        to the cache as a part of it; ``values`` is None when an ancestor failed."""
+        for j, a in enumerate(absorbed):
+            out = error if values is None else values[j]
+            here = (*path, j)
+            del self.live[a.key]
+            del self.node_tasks[a.key]
+            self.absorbed -= 1
+            # a later reader is sent the bundle and picks this part (or its error) on its worker
+            self.pool.resolved(a.key, fut if bundle is None else Part(bundle, here),
+                               self.pool.where.get(self.nodes[a.key].parents[0]))
+            if isinstance(out, str):
+                if values is not None:
+                    self.trace.mark("fail", a.key, a.req, error=out)
+                self._leaves_done(a.leaves or [], out, None)
+                self._inner_done(a.inner, fut, bundle, here, out, None)
+                continue
+            self.shaper.costs.add(self.nodes[a.key].task, out[0])
+            assert bundle is not None
+            admitted = self._finish(a.key, out[0], out[1], Part(bundle, here))
+            bundle.offered(a.key, here, admitted)
+            self._leaves_done(a.leaves or [], None, out[2])
+            self._inner_done(a.inner, fut, bundle, here, None, out[3])
 
     def _leaves_done(self, started: list, error: str | None, value: Any) -> None:
         """Leaves' results; ``value`` is None when their whole task failed, which is always an
@@ -322,28 +318,5 @@ class DaskSession(Session):
             else:
                 seconds, result = out
                 self.ready.append((i, result))
-                leaf = self.nodes[self.requests[i].leaf].task
-                cost = self.leaf_cost[leaf.stage, leaf.level]
-                cost[0] += 1
-                cost[1] += seconds
+                self.shaper.costs.add(self.nodes[self.requests[i].leaf].task, seconds)
                 self._finish(self.requests[i].leaf, seconds, 0, None)
-
-def jobs(nodes: Mapping[str, Node], requests: Sequence[Request], most: int) -> Iterator[list[int]]:
-    """Positions in ``requests``, one list per group started together: consecutive requests
-    whose leaves share their parents, split evenly into groups of at most ``most``."""
-    i, n = 0, len(requests)
-    while i < n:
-        parents = nodes[requests[i].leaf].parents
-        end = i + 1
-        while end < n and nodes[requests[end].leaf].parents == parents:
-            end += 1
-        while i < end:
-            k = first_part(end - i, most)
-            yield list(range(i, i + k))
-            i += k
-
-
-def first_part(n: int, most: int) -> int:
-    """The size of the first part when ``n`` items are split evenly into parts of at most
-    ``most``: ceil(n / ceil(n / most))."""
-    return -(-n // -(-n // most))

@@ -24,8 +24,8 @@ from sklearn.utils import _safe_indexing
 
 from dagreuse.cache import sizeof
 
-__all__ = ["LEAVES", "Fold", "NodeFailed", "Output", "Task", "reported", "run",
-           "run_fused", "run_leaves", "summary"]
+__all__ = ["LEAVES", "Fold", "NodeFailed", "Output", "Task", "part", "reported", "run",
+           "run_leaves", "run_tree", "summary"]
 
 #: Task kinds that score (the requests' targets): never cached, always computed.
 LEAVES = ("leaf", "score")
@@ -61,17 +61,18 @@ class Task:
 
 @dataclass
 class Output:
-    """A node's result with its measured cost; sized as its value alone."""
+    """A node's result with its measured cost; sized as its value and its parts'."""
 
     value: Any
     seconds: float
     nbytes: int
-    leaves: list | None = None  # what run_fused's leaves returned
+    leaves: list | None = None  # what run_tree's leaves returned
+    parts: list | None = None  # run_tree's inner children: each an Output or its error text
 
 
 @dask_sizeof.register(Output)
 def _sizeof_output(out: Output) -> int:
-    return out.nbytes
+    return out.nbytes + sum(_sizeof_output(p) for p in out.parts or () if isinstance(p, Output))
 
 
 def _rows(a: Any, idx: Any) -> Any:
@@ -171,35 +172,63 @@ def run_leaves(tasks: list[Task], *parents: Any) -> list[Output | NodeFailed]:
     return outs
 
 
-def run_fused(tasks: tuple[Task, list[Task], list[int | None]], *parents: Any) -> Output:
-    """A node, then leaves whose first parent it is, as one task: the node's :class:`Output`
-    (what other tasks read) carries the leaves' outputs, each leaf failing on its own. ``picks``
-    gives the leaves' arguments: None for the node's output, ``i`` for the node's ``i``-th
-    parent (a score leaf also reads the data its checkpoint was trained on)."""
-    node, leaves, picks = tasks
+def run_tree(spec: tuple, *parents: Any) -> Output:
+    """A node and descendants of it as one task, by the oracle's code (:func:`run`). ``spec``
+    is ``(task, leaves, picks, inner)``: the node, leaves that read it, and inner children, each
+    ``(spec, picks)`` and computed the same way. ``picks`` give arguments in the node's frame:
+    None for its output, ``i`` for its ``i``-th parent (a score leaf also reads the data its
+    checkpoint was trained on). The node's :class:`Output` carries its leaves' outputs and its
+    inner children's Outputs (``parts``, each readable on its own with :func:`part`); each of
+    them fails on its own: an inner child that raises is its error text."""
+    node, leaves, picks, inner = spec
     out = run(node, *parents)
-    out.leaves = run_leaves(leaves, *[out if i is None else parents[i] for i in picks])
+
+    def frame(ps: list[int | None]) -> list[Any]:
+        return [out if i is None else parents[i] for i in ps]
+
+    out.leaves = run_leaves(leaves, *frame(picks))
+    if inner:
+        out.parts = []
+        for child, child_picks in inner:
+            try:
+                out.parts.append(run_tree(child, *frame(child_picks)))
+            except NodeFailed as exc:
+                out.parts.append(str(exc))
     return out
+
+
+def part(out: Output, path: tuple[int, ...]) -> Output:
+    """The node at ``path`` in a :func:`run_tree` result (``()``: the node itself), as its own
+    Output without its leaves and parts: what a reader of that node gets. A node that failed,
+    or lies below one that did, raises that node's error."""
+    for i in path:
+        out = out.parts[i]
+        if isinstance(out, str):
+            raise NodeFailed(out)
+    return Output(out.value, out.seconds, out.nbytes)
 
 
 def summary(result: Output | list[Output | NodeFailed]) -> Any:
     """The small part of a task's result the client needs, as plain data: ``[seconds, nbytes]``
-    of a node (and its fused leaves' summary); for a group of leaves, ``[seconds, value]`` or
-    the error text of each."""
+    of a node (from :func:`run_tree` also its leaves' summary and each part's, or its error
+    text); for a group of leaves, ``[seconds, value]`` or the error text of each."""
     if isinstance(result, Output):
         if result.leaves is not None:
-            return [result.seconds, result.nbytes, summary(result.leaves)]
+            parts = [p if isinstance(p, str) else summary(p) for p in result.parts or ()]
+            return [result.seconds, result.nbytes, summary(result.leaves), parts]
         return [result.seconds, result.nbytes]
     return [str(r) if isinstance(r, NodeFailed) else [r.seconds, r.value] for r in result]
 
 
-def reported(topic: str, name: str, fn: Any, *args: Any) -> Any:
-    """Run ``fn(*args)`` on a Dask worker and send its :func:`summary` to the client as a worker
-    event under ``topic``: the client learns a node's cost without fetching its data, and a
-    leaf's scores without a round trip, both with no extra task."""
+def reported(topic: str, name: str, fn: Any, payload: Any, paths: tuple, *args: Any) -> Any:
+    """Run ``fn(payload, *args)`` on a Dask worker and send its :func:`summary` to the client as
+    a worker event under ``topic``: the client learns a node's cost without fetching its data,
+    and a leaf's scores without a round trip, both with no extra task. ``paths[i]``, when not
+    None, says that ``args[i]`` is a :func:`run_tree` result whose :func:`part` is the argument."""
     from distributed import get_worker
 
-    result = fn(*args)
+    args = tuple(a if p is None else part(a, p) for a, p in zip(args, paths, strict=True))
+    result = fn(payload, *args)
     # a summary msgpack cannot carry is not an error: the client fetches it instead
     with contextlib.suppress(Exception):
         get_worker().log_event(topic, {"name": name, "summary": summary(result)})

@@ -20,7 +20,10 @@ from typing import Any
 
 from dagreuse.cache import COSTS, Cache, Policy, Trace, WReciprocal
 
+from . import _ops
+from ._bundles import Bundle, Part
 from ._dag import DAG
+from ._granularity import Costs
 from ._memory import retain_freed_memory
 from ._session import Session, SyncSession
 
@@ -125,6 +128,7 @@ class Runner:
         self.client = client
         self._own_cluster = None
         self._held: contextlib.ExitStack | None = None  # BLAS limits, retained memory
+        self._costs = Costs()  # measured node seconds by stage and level, across sessions
         self._cache: Cache | None = None
         self._trace: Trace | None = None
         self._data: tuple[str, Any] | None = None  # (data key, its scattered future)
@@ -251,9 +255,18 @@ class Runner:
             self._data = (dag.root, fut)
         return fut
 
-    def _on_evict(self, key: str) -> None:
+    def _on_evict(self, key: str, value: Any) -> None:
         if self._trace is not None:
             self._trace.mark("evict", key)
+        if isinstance(value, Part):
+            value.bundle.left(key)
+
+    def _extract(self, bundle: Bundle, key: str, path: tuple[int, ...]) -> None:
+        """Give cached node ``key``, a part of ``bundle``, a future of its own (``_bundles``)."""
+        workers = None if bundle.worker is None else [bundle.worker]
+        fut = self.client.submit(_ops.part, bundle.future, path, key=self._task_name("part", key),
+                                 workers=workers, allow_other_workers=True, pure=False)
+        self._cache.rebind(key, fut)
 
     # -- execution ----------------------------------------------------------------------------
     def open(self, trace: Trace | None = None) -> Session:

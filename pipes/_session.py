@@ -45,6 +45,7 @@ class Session:
         self.trace = trace
         self.nodes: dict[str, Node] = {}
         self.children: dict[str, list[str]] = collections.defaultdict(list)  # by first parent
+        self.readers: dict[str, set[str]] = collections.defaultdict(set)  # by any parent
         self.requests: list[Request] = []
         self.problems: list[Any] = []  # each request's DAG problem (its data)
         # what the requests submitted and not reported yet, and the expected ones, will read
@@ -76,6 +77,8 @@ class Session:
             self.nodes[key] = node
             if node.parents:
                 self.children[node.parents[0]].append(key)
+            for p in node.parents:
+                self.readers[p].add(key)
             task = node.task
             info = {} if task.level is None else {"resource": task.level, "units": task.units,
                                                   "checkpoint": task.kind == "checkpoint"}
@@ -161,12 +164,14 @@ class Session:
                        leaf=lambda k: self.nodes[k].leaf, cache=self.cache, compute=compute,
                        mark=lambda ev, k: self.trace.mark(ev, k, req), root=root, live=live)
 
-    def _finish(self, key: str, seconds: float, nbytes: int, held: Any) -> None:
-        """A node finished: record its cost and offer ``held`` (value or future) to the cache."""
+    def _finish(self, key: str, seconds: float, nbytes: int, held: Any) -> bool:
+        """A node finished: record its cost and offer ``held`` (value or future) to the cache;
+        whether it was admitted."""
         self.trace.computed(key, seconds, nbytes)
-        if not self.nodes[key].leaf:
-            self.cache.offer_computed(key, held, nbytes, seconds, self.trace.parents,
-                                      self.trace.seconds)
+        if self.nodes[key].leaf:
+            return False
+        return self.cache.offer_computed(key, held, nbytes, seconds, self.trace.parents,
+                                         self.trace.seconds)
 
 
 class SyncSession(Session):

@@ -13,8 +13,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from dagreuse.cache import NoCache, Trace, Unbounded, WReciprocal
-from dagreuse.pipes import Pipeline, Profile, Runner, merge, space
-from dagreuse.pipes._execution import jobs as jobs_of
+from dagreuse.pipes import Pipeline, Profile, Runner, _ops, merge, space
+from dagreuse.pipes._granularity import jobs as jobs_of
 from dagreuse.pipes._memory import _libc, retained
 from dagreuse.pipes.testing import read_counts
 from tests.conftest import counted_pipeline, fits
@@ -155,8 +155,9 @@ def test_dask_and_sync_oracle_agree_exactly(data, client, log):
     assert untimed(oracle) == untimed(dask)
 
 
-def _unreported(topic, name, fn, *args):
-    return fn(*args)  # as if the worker's report were lost
+def _unreported(topic, name, fn, payload, paths, *args):
+    args = [a if p is None else _ops.part(a, p) for a, p in zip(args, paths, strict=True)]
+    return fn(payload, *args)  # as if the worker's report were lost
 
 
 def test_lost_worker_reports_are_fetched_instead(data, client, log, monkeypatch):
