@@ -6,8 +6,13 @@ never depend on ``id()``, memory addresses or the process, so equal-but-distinct
 ``PCA(2)``, equal tuples) get equal keys and keys agree across workers and runs; golden values
 are pinned in ``tests/pipes/test_keys.py``.
 
-A value that cannot be described as data (a lambda, a ``RandomState`` whose state changes as it
-is used, an arbitrary object) is refused with an error naming the stage and parameter.
+Functions are keyed by what they are: an importable one by its module and qualified name; a
+lambda or a function defined inside a function by its code (bytecode, constants, the names it
+uses), its defaults and the values its closure holds, so two equal lambdas key alike in any
+process and a closure over another value keys apart. The globals such a function reads are
+keyed by name, not value. A value that cannot be described as data (a ``RandomState`` whose
+state changes as it is used, an arbitrary object) is refused with an error naming the stage and
+parameter and saying what to pass instead.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import functools
 import hashlib
 import json
 import math
+import threading
 import types
 from typing import Any
 
@@ -69,17 +75,45 @@ def canonical(value: Any, where: str = "value") -> Any:
         return canonical_estimator(type(value), canonical(params, f"{where} ({type(value).__name__})"))
     if isinstance(value, types.FunctionType | types.BuiltinFunctionType | type | np.ufunc):
         path = _path(value) if not isinstance(value, np.ufunc) else f"numpy.{value.__name__}"
-        if "<lambda>" in path or "<locals>" in path:
-            raise KeyingError(
-                f"{where} is {value!r}, which cannot be keyed deterministically: lambdas and "
-                "functions defined inside functions have no stable name. Define it at module level."
-            )
+        if isinstance(value, types.FunctionType) and ("<lambda>" in path or "<locals>" in path):
+            return _function(value, path, where)
         return {"callable": path}
+    if isinstance(value, types.MethodType):
+        return {"method": [canonical(value.__self__, where), value.__func__.__name__]}
     raise KeyingError(
         f"{where} is {value!r} of type {type(value).__name__}, which cannot be keyed "
         "deterministically. Use plain values (numbers, strings, tuples, dicts, arrays), "
         "estimators, or module-level functions; for random_state pass an int."
     )
+
+
+_keying = threading.local()  # functions being keyed on this thread (a closure may hold itself)
+
+
+def _function(fn: types.FunctionType, path: str, where: str) -> dict:
+    """A function with no stable import path, keyed by its code, defaults and closure values."""
+    busy = _keying.__dict__.setdefault("busy", set())
+    if id(fn) in busy:
+        return {"recursive": path}
+    busy.add(id(fn))
+    try:
+        cells = []
+        for cell in fn.__closure__ or ():
+            try:
+                cells.append(canonical(cell.cell_contents, f"{where} (a value its closure holds)"))
+            except ValueError:  # an empty cell
+                cells.append({"empty": None})
+        return {"function": [path, _code(fn.__code__, where), canonical(fn.__defaults__, where),
+                             canonical(fn.__kwdefaults__, where), cells]}
+    finally:
+        busy.discard(id(fn))
+
+
+def _code(code: types.CodeType, where: str) -> list:
+    consts = [_code(c, where) if isinstance(c, types.CodeType) else canonical(c, where)
+              for c in code.co_consts]
+    return [hashlib.sha256(code.co_code).hexdigest(), consts, list(code.co_names),
+            list(code.co_varnames)]
 
 
 def canonical_dict(items: dict[Any, Any]) -> dict:

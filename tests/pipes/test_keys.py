@@ -54,8 +54,9 @@ def _pipe(op):
 
 def test_unkeyable_values_are_errors_naming_stage_and_parameter(data):
     X, y = data
-    pipe = Pipeline([("f", lambda X, k=1: X), ("clf", LogisticRegression())])
-    with pytest.raises(KeyingError, match=r"operator of stage 'f'.*lambda"):
+    lock = object()
+    pipe = Pipeline([("f", lambda X: (lock, X)[1]), ("clf", LogisticRegression())])
+    with pytest.raises(KeyingError, match=r"operator of stage 'f' \(a value its closure holds\)"):
         merge(pipe, [{}], X, y, cv=2)
     pipe = Pipeline([("clf", LogisticRegression(random_state=np.random.RandomState(0)))])
     with pytest.raises(KeyingError, match=r"stage 'clf'.*random_state.*RandomState"):
@@ -63,6 +64,29 @@ def test_unkeyable_values_are_errors_naming_stage_and_parameter(data):
     pipe = Pipeline([("clf", LogisticRegression(), {"C": space.choice([object()])})])
     with pytest.raises(KeyingError, match=r"Parameter 'C' of stage 'clf'"):
         merge(pipe, [{"clf": ("LogisticRegression", {"C": object()})}], X, y, cv=2)
+
+
+def _adder(a):
+    def add(X):
+        return X + a
+    return add
+
+
+def test_functions_without_an_import_path_are_keyed_by_what_they_are():
+    def key(f):
+        return token(canonical(f))
+
+    assert key(lambda X, k=1: X * k) == key(lambda X, k=1: X * k)
+    assert key(lambda X, k=1: X * k) != key(lambda X, k=2: X * k)  # defaults
+    assert key(lambda X, k=1: X * k) != key(lambda X, k=1: X + k)  # code
+    assert key(_adder(1)) == key(_adder(1)) != key(_adder(2))  # closure values
+    code = "f = lambda X, k=1: X * k"
+    ns = {"__name__": "__main__"}
+    exec(code, ns)
+    out = subprocess.run([sys.executable, "-c", f"{code}\nfrom dagreuse.pipes import canonical, "
+                          "token; print(token(canonical(f)))"], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == key(ns["f"])  # the same in another process
 
 
 def test_fast_keys_of_configured_steps_equal_the_estimators_own():
