@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._evaluation import Problem
+from ._evaluation import Problem, fold_params
 from ._keys import canonical, token
 from ._ops import LEAVES, Task
 from ._pipeline import Config, Pipeline
@@ -132,6 +132,7 @@ class Step:
     params: dict | None  # keyword arguments of a function operator
     desc: Any  # canonical identity + parameters (the key material)
     branches: list[list[Step]] | None = None  # a union's branches (each a chain of steps)
+    fit_params: dict | None = None  # keyword arguments of its fit, full length (in ``desc``)
 
 
 def merge(
@@ -198,8 +199,10 @@ def assemble(
     graph = _Graph(problem, resource)
     leaf_configs: dict[str, list[int]] = {}
     for f, (train, test) in enumerate(problem.folds):
-        split = token(problem.root, "split", f, canonical(train), canonical(test))
-        graph.add(Node(split, "split", [], f, Task("split", "split", "split", (train, test))))
+        split = token(problem.root, "split", f, canonical(train), canonical(test),
+                      *(["pairwise"] if problem.pairwise else []))
+        graph.add(Node(split, "split", [], f, Task("split", "split", "split", (train, test),
+                                                   {"pairwise": problem.pairwise})))
         for i, steps in enumerate(candidates):
             leaf_configs.setdefault(graph.chain(steps, split, f, True, ladders[i]), []).append(i)
     return DAG(graph.nodes, graph.requests(leaf_configs), list(configs), problem, stages)
@@ -242,11 +245,22 @@ class _Graph:
                 parent, step.stage, step.desc, p.score_key if last else None,
                 p.return_train_score if last else None))
             if key not in self.nodes:
+                train = p.folds[f][0]
                 self.add(Node(key, step.stage, [parent], f, Task(
                     "leaf" if last else step.kind, step.stage, step.label, step.operator,
-                    step.params, p.scorers if last else None, p.return_train_score and last)))
+                    step.params, p.scorers if last else None, p.return_train_score and last,
+                    fit_params=fold_params(p.X, step.fit_params, train),
+                    score_params=self.score_params(f) if last else None)))
             parent = key
         return parent
+
+    def score_params(self, f: int) -> tuple | None:
+        """The scorers' keyword arguments on fold ``f``: (training rows, validation rows)."""
+        p = self.problem
+        if not p.score_params:
+            return None
+        train, test = p.folds[f]
+        return fold_params(p.X, p.score_params, train), fold_params(p.X, p.score_params, test)
 
     def union(self, step: Step, parent: str, f: int) -> str:
         """A feature union: its branches' nodes, then the node joining their last ones."""
@@ -268,7 +282,7 @@ class _Graph:
             self.add(Node(key, step.stage, [parent], f, Task(
                 "leaf", step.stage, step.label, step.operator, None, p.scorers,
                 p.return_train_score, resource, ladder[-1], None,
-                resource.units(ladder[-1], None, rows))))
+                resource.units(ladder[-1], None, rows), score_params=self.score_params(f))))
             return key
         below, previous = parent, None
         for level in ladder:
@@ -281,7 +295,7 @@ class _Graph:
         key = token(below, step.stage, "score", p.score_key, p.return_train_score)
         self.add(Node(key, step.stage, [below, parent], f, Task(
             "score", step.stage, step.label, None, None, p.scorers, p.return_train_score,
-            level=ladder[-1])))
+            level=ladder[-1], score_params=self.score_params(f))))
         return key
 
     def requests(self, leaf_configs: dict[str, list[int]]) -> list[Request]:

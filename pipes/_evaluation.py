@@ -18,12 +18,13 @@ from sklearn.model_selection import (
     StratifiedShuffleSplit,
     check_cv,
 )
+from sklearn.utils._tags import get_tags
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import _num_samples
+from sklearn.utils.validation import _check_method_params, _num_samples
 
 from ._keys import KeyingError, canonical, data_token
 
-__all__ = ["Problem", "check_data", "resolve_cv", "resolve_scoring", "scoring_key"]
+__all__ = ["Problem", "check_data", "fold_params", "resolve_cv", "resolve_scoring", "scoring_key"]
 
 
 @dataclass
@@ -39,16 +40,31 @@ class Problem:
     score_key: Any
     root: str  # the data's content key: the DAG's root
     return_train_score: bool = False
+    score_params: dict | None = None  # keyword arguments of the scorers, full length
+    pairwise: bool = False  # X is a precomputed kernel: a fold's columns are its training rows
 
     @classmethod
     def of(cls, X: Any, y: Any, cv: Any, scoring: Any, estimator: Any, *, groups: Any = None,
-           return_train_score: bool = False) -> Problem:
-        """Check ``X``/``y``, split by ``cv`` and resolve ``scoring`` for the final ``estimator``."""
+           return_train_score: bool = False, score_params: dict | None = None) -> Problem:
+        """Check ``X``/``y``, split by ``cv`` and resolve ``scoring`` for the final ``estimator``
+        (for a pipeline, the pipeline: it says whether X is a precomputed kernel)."""
         check_data(X, y)
         folds = resolve_cv(cv, X, y, classifier=is_classifier(estimator), groups=groups)
         scorers = resolve_scoring(scoring, estimator)
-        return cls(X, y, folds, scorers, scoring_key(scoring), data_token(X, y),
-                   bool(return_train_score))
+        key = scoring_key(scoring)
+        if score_params:
+            key = [key, canonical(score_params, "The scorer's parameters")]
+        pairwise = estimator is not None and get_tags(estimator).input_tags.pairwise
+        return cls(X, y, folds, scorers, key, data_token(X, y), bool(return_train_score),
+                   score_params or None, pairwise)
+
+
+def fold_params(X: Any, params: dict | None, indices: Any) -> dict | None:
+    """``params`` for the rows ``indices`` of ``X``, as scikit-learn slices fit parameters:
+    array-likes as long as X are indexed, anything else passed as it is."""
+    if not params:
+        return None
+    return _check_method_params(X, params=params, indices=indices)
 
 
 def check_data(X: Any, y: Any) -> int:

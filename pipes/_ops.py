@@ -57,6 +57,9 @@ class Task:
     level: Any = None  # its resource level
     previous: Any = None  # a checkpoint's parent checkpoint's level (None: trained from scratch)
     units: float = 0  # training units this node computes (rows for Samples)
+    fit_params: dict | None = None  # keyword arguments of its fit, for this fold's rows
+    score_params: tuple | None = None  # a leaf's scorers' keyword arguments: (train, validation)
+    callbacks: Any = None  # in-process only: a scikit-learn callback context for the leaf's fit
 
 
 @dataclass
@@ -80,20 +83,37 @@ def _rows(a: Any, idx: Any) -> Any:
     return None if a is None else _safe_indexing(a, idx)
 
 
+def _split(task: Task, X: Any, y: Any) -> Fold:
+    """A fold's data; for a precomputed kernel (``params["pairwise"]``), the columns of both
+    sides are the training rows, as scikit-learn's ``_safe_split`` takes them."""
+    train, test = task.operator
+    X_train, X_val = _rows(X, train), _rows(X, test)
+    if (task.params or {}).get("pairwise"):
+        X_train, X_val = _safe_indexing(X_train, train, axis=1), _safe_indexing(X_val, train, axis=1)
+    return Fold(X_train, _rows(y, train), X_val, _rows(y, test))
+
+
 def _transform(task: Task, fold: Fold) -> Fold:
     op = task.operator
     if task.kind == "function":
         params = task.params or {}
         return Fold(op(fold.X_train, **params), fold.y_train, op(fold.X_val, **params), fold.y_val)
     op = clone(op)  # the DAG's operator stays unfitted: threads and the oracle share it
-    Xt = op.fit_transform(fold.X_train, fold.y_train)
+    Xt = op.fit_transform(fold.X_train, fold.y_train, **(task.fit_params or {}))
     return Fold(Xt, fold.y_train, op.transform(fold.X_val), fold.y_val)
 
 
 def _leaf(task: Task, fold: Fold) -> dict[str, Any]:
     t0 = time.perf_counter()
     if task.resource is None:
-        est = clone(task.operator).fit(fold.X_train, fold.y_train)
+        est = clone(task.operator)
+        params = task.fit_params or {}
+        with (task.callbacks.propagate_callback_context(est) if task.callbacks is not None
+              else contextlib.nullcontext()):
+            if fold.y_train is None:
+                est.fit(fold.X_train, **params)
+            else:
+                est.fit(fold.X_train, fold.y_train, **params)
     else:
         est = task.resource.fit(task.operator, fold.X_train, fold.y_train, task.level)
     return _scores(task, est, fold, time.perf_counter() - t0)
@@ -101,12 +121,22 @@ def _leaf(task: Task, fold: Fold) -> dict[str, Any]:
 
 def _scores(task: Task, est: Any, fold: Fold, fit_time: float) -> dict[str, Any]:
     t0 = time.perf_counter()
-    test = {name: float(s(est, fold.X_val, fold.y_val)) for name, s in task.scorers.items()}
+    on_train, on_val = task.score_params or ({}, {})
+    test = {name: _number(s(est, fold.X_val, fold.y_val, **on_val))
+            for name, s in task.scorers.items()}
     train = None
     if task.train_score:
-        train = {name: float(s(est, fold.X_train, fold.y_train)) for name, s in task.scorers.items()}
+        train = {name: _number(s(est, fold.X_train, fold.y_train, **on_train))
+                 for name, s in task.scorers.items()}
     return {"test": test, "train": train, "fit_time": fit_time,
             "score_time": time.perf_counter() - t0}
+
+
+def _number(score: Any) -> Any:
+    """A scorer's result as plain data: a float, or a dict of them (a multimetric callable)."""
+    if isinstance(score, dict):
+        return {k: _number(v) for k, v in score.items()}
+    return float(score)
 
 
 def _checkpoint(task: Task, parents: tuple[Output, ...]) -> Any:
@@ -142,9 +172,7 @@ def run(task: Task, *parents: Any) -> Output:
         if task.kind == "union":
             value: Any = _union(task, parents)
         elif task.kind == "split":
-            X, y = parent
-            train, test = task.operator
-            value = Fold(_rows(X, train), _rows(y, train), _rows(X, test), _rows(y, test))
+            value = _split(task, *parent)
         elif task.kind == "leaf":
             value = _leaf(task, parent.value)
         elif task.kind == "checkpoint":
