@@ -13,6 +13,7 @@ from ._driver import Result, run
 from ._halving import Hyperband, SuccessiveHalving
 from ._proposals import GriddedRandomSearch, GridSearch, RandomSearch
 from ._sklearn import GriddedRandomSearchCV, GridSearchCV, RandomizedSearchCV
+from ._sklearn_halving import HalvingGridSearchCV, HalvingRandomSearchCV
 
 __all__ = [
     "ASHA",
@@ -21,6 +22,8 @@ __all__ = [
     "GridSearchCV",
     "GriddedRandomSearch",
     "GriddedRandomSearchCV",
+    "HalvingGridSearchCV",
+    "HalvingRandomSearchCV",
     "Hyperband",
     "Proposal",
     "RandomSearch",

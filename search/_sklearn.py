@@ -1,11 +1,11 @@
-"""Drop-in replacements for scikit-learn's searchers that evaluate all candidates as one DAG.
+"""Drop-in replacements for scikit-learn's searchers that evaluate candidates as one DAG.
 
 ``GridSearchCV``, ``RandomizedSearchCV`` and ``GriddedRandomSearchCV`` subclass scikit-learn's
-``BaseSearchCV``: the parameters, ``cv_results_`` (built by scikit-learn's own formatter, so keys,
-shapes and dtypes match), best-candidate selection, refit and the ``predict``/``score``/...
-delegation are scikit-learn's. Only the evaluation differs: instead of fitting every
-(candidate, fold) pipeline from scratch, the candidates are merged into one shared-prefix DAG
-and run by a :class:`dagreuse.pipes.Runner` with a bounded cache.
+searchers and run their ``fit``: parameters, routing, ``cv_results_``, best-candidate selection,
+refit and the ``predict``/``score``/... delegation are scikit-learn's. Only the evaluation
+differs (``_sklearn_eval``): instead of fitting every (candidate, fold) pipeline from scratch,
+each batch of candidates is merged into one shared-prefix DAG and run by a
+:class:`dagreuse.pipes.Runner` with a bounded cache, one Runner per ``fit``.
 
 Timing columns: a node shared by several candidates runs once, so its time belongs to all of
 them. ``mean_fit_time`` is what fitting the candidate *alone* costs — the measured seconds of
@@ -19,23 +19,20 @@ from __future__ import annotations
 
 import numbers
 import os
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.base import clone, is_classifier
 from sklearn.model_selection import GridSearchCV as _SkGridSearchCV
-from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv
+from sklearn.model_selection import ParameterSampler
 from sklearn.model_selection import RandomizedSearchCV as _SkRandomizedSearchCV
-from sklearn.model_selection._validation import _warn_or_raise_about_fit_failures
 from sklearn.pipeline import Pipeline as SkPipeline
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import indexable
 
-from dagreuse.cache import Policy, Trace, WReciprocal
-from dagreuse.pipes import Profile, Runner, merge_estimators
-from dagreuse.pipes._ops import NodeFailed
+from dagreuse.cache import Policy, WReciprocal
+from dagreuse.pipes import Profile, Runner
+
+from ._sklearn_eval import evaluating
 
 __all__ = ["GridSearchCV", "GriddedRandomSearchCV", "RandomizedSearchCV"]
 
@@ -60,80 +57,13 @@ class _ReuseSearch:
         return Runner(cache, threads_per_worker=threads if n_jobs < 0 else int(n_jobs),
                       processes=False)
 
-    def fit(self, X: Any, y: Any = None, *, groups: Any = None, **params: Any):
-        """Evaluate every candidate as one merged DAG, then select and refit like scikit-learn."""
-        if params:
-            raise TypeError(
-                f"dagreuse searchers do not route fit parameters yet. Got {sorted(params)}."
-            )
-        self._validate_params()
-        scorers, refit_metric = self._get_scorers()
-        X, y = indexable(X, y)
-        cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
-        self.n_splits_ = cv.get_n_splits(X, y, groups)
-        candidates = list(self._candidate_params())
-        scoring = self.scoring if not callable(self.scoring) else {"score": self.scoring}
-        dag = merge_estimators(self.estimator, candidates, X, y, cv=cv, scoring=scoring,
-                               groups=groups, return_train_score=self.return_train_score)
-        trace = Trace()
-        with self._runner() as runner:
-            results = runner.execute(dag, trace)
-        self.profile_ = Profile(trace)
-        multimetric = not (self.scoring is None or isinstance(self.scoring, str)
-                           or callable(self.scoring))
-        out = self._out(dag, trace, results, len(candidates), multimetric)
-        _warn_or_raise_about_fit_failures(out, self.error_score)
-        self.multimetric_ = multimetric
-        self.cv_results_ = self._format_results(candidates, self.n_splits_, out)
-        self._select_and_refit(X, y, refit_metric)
-        self.scorer_ = getattr(scorers, "_scorers", scorers)
+    def fit(self, X: Any, y: Any = None, **params: Any):
+        """scikit-learn's ``fit``, each batch of candidates evaluated as one merged DAG
+        (``_sklearn_eval``); ``profile_`` says what the reuse saved."""
+        with evaluating(self) as evaluator:
+            super().fit(X, y, **params)
+        self.profile_ = Profile(evaluator.trace)
         return self
-
-    def _out(self, dag, trace, results, n_candidates, multimetric) -> list[dict[str, Any]]:
-        """One scikit-learn ``_fit_and_score``-style dict per (candidate, split), in its order."""
-        out: list[dict[str, Any] | None] = [None] * (n_candidates * self.n_splits_)
-        for request, res in zip(dag.requests, results, strict=True):
-            path_seconds = sum(trace.seconds(k) for k in request.path[:-1])
-            n_test = len(dag.folds[request.fold][1])
-            for c in request.configs:
-                entry: dict[str, Any] = {"n_test_samples": n_test, "fit_error": None}
-                if "error" in res:
-                    if self.error_score == "raise":
-                        raise NodeFailed(res["error"])
-                    fill = {m: self.error_score for m in dag.nodes[request.leaf].task.scorers}
-                    entry.update(fit_error=res["error"], fit_time=0.0, score_time=0.0,
-                                 test_scores=fill, train_scores=dict(fill))
-                else:
-                    entry.update(fit_time=path_seconds + res["fit_time"],
-                                 score_time=res["score_time"], test_scores=res["test"],
-                                 train_scores=res["train"])
-                if not multimetric:
-                    entry["test_scores"] = entry["test_scores"]["score"]
-                    if entry["train_scores"] is not None:
-                        entry["train_scores"] = entry["train_scores"]["score"]
-                if not self.return_train_score:
-                    entry.pop("train_scores")
-                out[c * self.n_splits_ + request.fold] = entry
-        return out
-
-    def _select_and_refit(self, X: Any, y: Any, refit_metric: str) -> None:
-        results = self.cv_results_
-        if self.refit or not self.multimetric_:
-            self.best_index_ = self._select_best_index(self.refit, refit_metric, results)
-            if not callable(self.refit):
-                self.best_score_ = results[f"mean_test_{refit_metric}"][self.best_index_]
-            self.best_params_ = results["params"][self.best_index_]
-        if self.refit:
-            self.best_estimator_ = clone(self.estimator).set_params(
-                **clone(self.best_params_, safe=False))
-            t0 = time.time()
-            if y is not None:
-                self.best_estimator_.fit(X, y)
-            else:
-                self.best_estimator_.fit(X)
-            self.refit_time_ = time.time() - t0
-            if hasattr(self.best_estimator_, "feature_names_in_"):
-                self.feature_names_in_ = self.best_estimator_.feature_names_in_
 
 
 _REUSE_PARAMS = {"cache": [None, str, numbers.Integral, Policy], "client": "no_validation"}
@@ -159,9 +89,6 @@ class GridSearchCV(_ReuseSearch, _SkGridSearchCV):
         self.cache = cache
         self.client = client
 
-    def _candidate_params(self):
-        return ParameterGrid(self.param_grid)
-
 
 class RandomizedSearchCV(_ReuseSearch, _SkRandomizedSearchCV):
     """scikit-learn's ``RandomizedSearchCV`` with shared-prefix reuse: the same candidates as
@@ -179,10 +106,6 @@ class RandomizedSearchCV(_ReuseSearch, _SkRandomizedSearchCV):
                          error_score=error_score, return_train_score=return_train_score)
         self.cache = cache
         self.client = client
-
-    def _candidate_params(self):
-        return ParameterSampler(self.param_distributions, self.n_iter,
-                                random_state=self.random_state)
 
 
 class GriddedRandomSearchCV(_ReuseSearch, _SkRandomizedSearchCV):
@@ -224,7 +147,15 @@ class GriddedRandomSearchCV(_ReuseSearch, _SkRandomizedSearchCV):
             groups.setdefault(step, {})[param] = dist
         return sorted(groups.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else -1)
 
-    def _candidate_params(self):
+    def _run_search(self, evaluate_candidates: Any, *, callback_ctx: Any = None) -> None:
+        candidates = self._candidate_params()
+        ctx = callback_ctx.subcontext(  # as scikit-learn's GridSearchCV reports its one batch
+            task_name="search", max_subtasks=len(candidates) * self.n_splits_,
+            sequential_subtasks=False).call_on_fit_task_begin(estimator=self)
+        evaluate_candidates(candidates, callback_ctx=ctx)
+        ctx.call_on_fit_task_end(estimator=self)
+
+    def _candidate_params(self) -> list[dict[str, Any]]:
         stages = self._stages()
         b = self.branching
         if (not isinstance(b, Sequence) or len(b) != len(stages)

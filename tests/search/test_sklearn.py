@@ -89,7 +89,7 @@ def test_multimetric_groups_and_delegation(data):
     assert_same_cv_results(ours.cv_results_, theirs.cv_results_)
     assert ours.best_index_ == theirs.best_index_ and set(ours.scorer_) == {"acc", "f1"}
     t = GridSearchCV(SkPipeline([("scale", StandardScaler()), ("pca", PCA())]),
-                     {"pca__n_components": [2, 3]}, cv=3, scoring=lambda est, X, y: 0.0).fit(X)
+                     {"pca__n_components": [2, 3]}, cv=3, scoring=lambda est, X, y=None: 0.0).fit(X)
     assert t.transform(X).shape[1] in (2, 3)
 
 
@@ -116,7 +116,7 @@ def test_error_score_nan_and_raise(data):
         search.fit(X, y)
     assert np.isnan(search.cv_results_["mean_test_score"][1])
     assert search.best_params_ == {"pca__n_components": 3}
-    with pytest.raises(Exception, match="stage 'pca' \\(PCA\\) failed: ValueError"):
+    with pytest.raises(ValueError, match="n_components=500 must be between 0 and"):  # PCA's own
         GridSearchCV(pipe(), grid, cv=3, error_score="raise").fit(X, y)
 
 
