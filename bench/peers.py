@@ -9,9 +9,13 @@ processes; scikit-learn uses its own 2 processes. The first transformer is wrapp
 
 Workloads: a front-loaded text pipeline (Tfidf -> SelectPercentile(chi2) -> SGD), a random
 features pipeline (RBFSampler -> LogisticRegression(max_iter=20)) and a control with no shared
-prefix (a single estimator). Prints a table with ratios; writes bench/out/peers.json.
+prefix (a single estimator). Then halving: scikit-learn's ``HalvingRandomSearchCV`` against
+dagreuse's on the same candidates of the text pipeline, with the training-set size as the
+resource (scikit-learn's default) and with the classifier's epochs (``clf__max_iter``); their
+``cv_results_`` scores are asserted equal. Prints a table with ratios; writes
+bench/out/peers.json.
 
-    pip install -e ".[bench]" && python bench/peers.py
+    pip install -e ".[bench]" && python bench/peers.py [--only grid|halving]
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import warnings
 
 import joblib
 import numpy as np
+from scipy.stats import loguniform
 from sklearn import model_selection as skms
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
@@ -40,7 +45,7 @@ from sklearn.svm import SVC
 
 from dagreuse.cache import Unbounded, WReciprocal
 from dagreuse.pipes.testing import Counted, read_counts
-from dagreuse.search import GridSearchCV
+from dagreuse.search import GridSearchCV, HalvingRandomSearchCV
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from _workloads import cluster_of, text_corpus
@@ -87,10 +92,41 @@ def run_peer(search, X, y, log):
     return row, search
 
 
+def halving(client, log, report):
+    """scikit-learn's HalvingRandomSearchCV against dagreuse's, on the text pipeline."""
+    docs, labels = text_corpus(per_package=800)
+    text, grid = workloads(log)[0][1:3]
+    dists = {**grid, "sel__percentile": [5, 10, 20, 30, 50], "clf__alpha": loguniform(1e-6, 1e-2)}
+    for resource, kw in [("n_samples", {}),
+                         ("clf__max_iter", {"min_resources": 2, "max_resources": 54})]:
+        params = dict(n_candidates=60, factor=3, resource=resource, cv=StratifiedKFold(3),
+                      random_state=0, **kw)
+        print(f"\n== halving, resource {resource}: HalvingRandomSearchCV(n_candidates=60, "
+              "factor=3), 3 folds ==")
+        rows = {}
+        rows["scikit-learn (n_jobs=2)"], ref = run_peer(
+            skms.HalvingRandomSearchCV(text, dists, n_jobs=2, **params), docs, labels, log)
+        rows["dagreuse"], ours = run_peer(
+            HalvingRandomSearchCV(text, dists, client=client, cache=Unbounded(), **params),
+            docs, labels, log)
+        assert np.allclose(ours.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"],
+                           atol=1e-9), "dagreuse and scikit-learn disagree"
+        ratio = rows["scikit-learn (n_jobs=2)"]["wall_s"] / rows["dagreuse"]["wall_s"]
+        print(f"{'':<34}{'wall s':>8}{'prefix fits':>13}{'transforms':>12}")
+        for label, r in rows.items():
+            print(f"{label:<34}{r['wall_s']:>8.1f}{r['prefix_fits']:>13}{r['prefix_transforms']:>12}")
+        print(f"dagreuse vs scikit-learn: {ratio:.2f}x (iterations {ours.n_iterations_}, "
+              f"candidates {ours.n_candidates_}, equal cv_results_ scores)")
+        report["workloads"][f"halving ({resource})"] = {"rows": rows, "speedup": ratio,
+                                                       "n_candidates": list(ours.n_candidates_)}
+
+
 def main():
     import argparse
 
-    argparse.ArgumentParser(description=__doc__.split("\n")[0]).parse_args()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", choices=["grid", "halving"], help="one part of the bench")
+    only = parser.parse_args().only
     quiet()
     logging.getLogger("distributed").setLevel(logging.ERROR)
     OUT.mkdir(exist_ok=True)
@@ -100,10 +136,8 @@ def main():
     # Dask's default configuration, as dask-ml users run it
     with cluster_of("processes") as client:
         client.run(quiet)
-        from dask_ml.model_selection import GridSearchCV as DaskMLGridSearchCV
-
         joblib.Parallel(n_jobs=2)(joblib.delayed(abs)(i) for i in range(4))  # start loky workers
-        for title, pipe, grid, X, y in workloads(log):
+        for title, pipe, grid, X, y in workloads(log) if only != "halving" else ():
             cv = StratifiedKFold(3)
             n = len(skms.ParameterGrid(grid))
             print(f"\n== {title}: {n} candidates x 3 folds ==")
@@ -115,6 +149,8 @@ def main():
                 skms.GridSearchCV(
                     Pipeline(pipe.steps, memory=joblib.Memory(memdir, verbose=0)), grid, cv=cv,
                     n_jobs=2), X, y, log)
+            from dask_ml.model_selection import GridSearchCV as DaskMLGridSearchCV
+
             rows["dask-ml (iid=False)"], _ = run_peer(
                 DaskMLGridSearchCV(pipe, grid, cv=cv, iid=False, scheduler=client), X, y, log)
             rows["dagreuse Unbounded"], ours = run_peer(
@@ -136,8 +172,11 @@ def main():
                   f"(working set {ours.profile_.working_set_bytes / 1e6:.0f} MB)")
             report["workloads"][title] = {"candidates": n, "rows": rows,
                                           "speedup_vs_fastest_peer": min(peers) / base}
-    (OUT / "peers.json").write_text(json.dumps(report, indent=2))
-    print(f"\nwrote {OUT / 'peers.json'}")
+        if only != "grid":
+            halving(client, log, report)
+    name = "peers.json" if only is None else f"peers-{only}.json"
+    (OUT / name).write_text(json.dumps(report, indent=2))
+    print(f"\nwrote {OUT / name}")
 
 
 if __name__ == "__main__":
