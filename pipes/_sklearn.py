@@ -118,10 +118,13 @@ def merge_estimators(
     return_train_score: bool = False,
     fit_params: dict | None = None,
     score_params: dict | None = None,
+    resource: Any = None,
+    levels: Sequence[Sequence[Any]] | None = None,
 ) -> DAG:
     """The merged DAG of ``estimator`` under each of ``candidate_params`` (scikit-learn style);
     ``fit_params`` (full length) go to the steps that consume them, ``score_params`` to the
-    scorers, each sliced per fold as scikit-learn does."""
+    scorers, each sliced per fold as scikit-learn does. ``resource`` and ``levels`` as in
+    :func:`dagreuse.pipes.merge`."""
     candidate_params = list(candidate_params)
     if not candidate_params:
         raise ValueError("No candidates: the parameter grid or distributions are empty.")
@@ -144,4 +147,5 @@ def merge_estimators(
     names = list(dict.fromkeys(s.stage for steps in candidates for s in steps))
     problem = Problem.of(X, y, cv, scoring, estimator, groups=groups,
                          return_train_score=return_train_score, score_params=score_params)
-    return assemble(candidates, candidate_params, problem, names)
+    return assemble(candidates, candidate_params, problem, names, resource=resource,
+                    levels=levels)

@@ -16,7 +16,14 @@ Per (candidate, split), as ``_fit_and_score``: its fit parameters and the scorer
 fold, the scorer called through scikit-learn's ``_score`` (multimetric dicts, error handling),
 ``error_score``, the verbose lines, the callback context's begin and end hooks. With
 ``error_score="raise"`` a failed evaluation is run again here by scikit-learn's own
-``_fit_and_score``, so the estimator's own exception is what the caller sees. A callback
+``_fit_and_score``, so the estimator's own exception is what the caller sees.
+
+A halving search whose resource is the final estimator's ``n_estimators`` (gradient boosting,
+random forests, extra trees: :data:`RESUMABLE`, where training on with ``warm_start`` gives the
+model a fresh fit at the larger value gives) evaluates each promoted candidate from the model its
+previous iteration trained: the levels a candidate has reached are its checkpoint chain
+(``resources.Iterations``). Any other resource parameter is fitted from scratch, as
+scikit-learn does. A callback
 context reaches the estimators' own fits when they run in this process (``n_jobs=None``, the
 sync Runner); on Dask workers they run without it.
 """
@@ -24,22 +31,40 @@ sync Runner); on Dask workers they run without it.
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import sklearn.model_selection._search as _search
 from joblib import logger
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    ExtraTreesRegressor,
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
 from sklearn.metrics._scorer import _MultimetricScorer
+from sklearn.model_selection._search_successive_halving import BaseSuccessiveHalving
 from sklearn.model_selection._validation import _fit_and_score, _score
+from sklearn.pipeline import Pipeline as SkPipeline
 from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.validation import _check_method_params, _num_samples
 
 from dagreuse.cache import Trace
-from dagreuse.pipes import Runner, merge_estimators
+from dagreuse.pipes import Runner, canonical, merge_estimators
 from dagreuse.pipes._ops import NodeFailed
+from dagreuse.pipes.resources import Iterations
 
-__all__ = ["Evaluator", "evaluating"]
+__all__ = ["RESUMABLE", "Evaluator", "evaluating"]
+
+#: Final estimators (and their subclasses) that may resume from a checkpoint, and the parameter
+#: they resume along.
+RESUMABLE = {cls: "n_estimators" for cls in (
+    GradientBoostingClassifier, GradientBoostingRegressor, RandomForestClassifier,
+    RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor)}
 
 _SkParallel = _search.Parallel
 _lock = threading.Lock()
@@ -65,6 +90,7 @@ class Evaluator:
         self.search = search
         self.trace = Trace()
         self.runner: Runner | None = None
+        self.ladders: dict[str, tuple] = {}  # candidate without its resource -> levels reached
 
     def close(self) -> None:
         if self.runner is not None:
@@ -80,10 +106,15 @@ class Evaluator:
         n_splits = kw["split_progress"][1]
         candidates = [c[2]["parameters"] for c in calls[::n_splits]]
         splits = [(c[2]["train"], c[2]["test"]) for c in calls[:n_splits]]
+        resource, levels = None, None
+        resumed = _resumed(self.search, estimator, candidates)
+        if resumed is not None:
+            candidates, levels = self._ladders(candidates, resumed)
+            resource = Iterations(resumed[1])
         dag = merge_estimators(
             estimator, candidates, X, y, cv=splits, scoring=_Scorer(kw["scorer"], kw["error_score"]),
             return_train_score=kw["return_train_score"], fit_params=kw["fit_params"] or None,
-            score_params=kw["score_params"] or None)
+            score_params=kw["score_params"] or None, resource=resource, levels=levels)
         if self.runner is None:
             self.runner = self.search._runner()
         if self.runner.scheduler == "sync":  # in this process: the estimators' fits report
@@ -94,10 +125,26 @@ class Evaluator:
         out: list[Any] = [None] * len(calls)
         for request, res in zip(dag.requests, results, strict=True):
             path = sum(self.trace.seconds(k) for k in request.path[:-1])
+            if dag.nodes[request.leaf].task.kind == "score" and "error" not in res:
+                path -= res["fit_time"]  # its checkpoint, on the path already
             for c in request.configs:
                 i = c * n_splits + request.fold
                 out[i] = self._one(calls[i], res, path)
         return out
+
+    def _ladders(self, candidates: list[dict], resumed: tuple[str, str]) -> tuple[list, list]:
+        """The candidates without their resource parameter, and the levels each has reached
+        (its checkpoint chain), this batch's last."""
+        full = resumed[0]
+        out, levels = [], []
+        for params in candidates:
+            rest = {k: v for k, v in params.items() if k != full}
+            key = json.dumps(canonical(rest), sort_keys=True)
+            ladder, level = self.ladders.get(key, ()), int(params[full])
+            self.ladders[key] = (*ladder, level) if ladder and ladder[-1] < level else (level,)
+            out.append(rest)
+            levels.append(self.ladders[key])
+        return out, levels
 
     def _one(self, call: tuple, res: dict[str, Any], path_seconds: float) -> dict[str, Any]:
         """One evaluation's dict, with ``_fit_and_score``'s hooks and messages around it."""
@@ -144,6 +191,24 @@ class Evaluator:
         if kw.get("return_parameters"):
             out["parameters"] = kw["parameters"]
         return out
+
+
+def _resumed(search: Any, estimator: Any, candidates: list[dict]) -> tuple[str, str] | None:
+    """``(resource, the final estimator's parameter)`` when ``search`` halves along a parameter
+    its final estimator can resume along (module docstring) and no candidate replaces that
+    estimator, else None."""
+    resource = getattr(search, "resource", "n_samples")
+    if not isinstance(search, BaseSuccessiveHalving) or resource == "n_samples":
+        return None
+    final, prefix = estimator, ""
+    while isinstance(final, SkPipeline):
+        name, final = final.steps[-1]
+        prefix += name + "__"
+    along = next((p for cls, p in RESUMABLE.items() if isinstance(final, cls)), None)
+    if (along != resource.removeprefix(prefix) or not resource.startswith(prefix)
+            or any(prefix.removesuffix("__") in c for c in candidates)):
+        return None
+    return resource, resource.removeprefix(prefix)
 
 
 def _verbose(kw: dict[str, Any], out: dict[str, Any]) -> None:

@@ -11,8 +11,10 @@ What is reused depends on the resource, as scikit-learn defines it:
   subsample of each training fold (and scores on a subsample of the validation fold), so reuse
   is across candidates within an iteration;
 * ``resource=<a parameter of the estimator>`` (``"clf__n_estimators"``) — the folds are the same
-  at every iteration, so the prefix a promoted candidate needs is a cache hit; its final step is
-  fitted again at the larger resource, as scikit-learn does.
+  at every iteration, so the prefix a promoted candidate needs is a cache hit; its final step
+  resumes from the model its previous iteration trained where that is provably the same as a
+  fresh fit (``_sklearn_eval.RESUMABLE``), and is fitted again at the larger value otherwise, as
+  scikit-learn does.
 
 dagreuse's own :class:`dagreuse.search.SuccessiveHalving` differs by design: with
 ``resources.Samples()`` only the *leaf* trains on a subsample, the prefix is computed once on

@@ -82,3 +82,30 @@ def test_halving_on_an_estimator_parameter_shares_the_prefix_across_iterations(d
     assert fits(read_counts(log), "pca") == 2 * 3 + 1  # each prefix once for all iterations
     theirs = skms.HalvingGridSearchCV(counted(None, sgd), grid, **kw).fit(X, y)
     assert_same_cv_results(ours.cv_results_, theirs.cv_results_)
+
+
+def test_halving_on_n_estimators_resumes_promotions_from_their_checkpoints(data, tmp_path,
+                                                                         monkeypatch):
+    from dagreuse.pipes.testing import COUNT_LOG, CountedGradientBoostingClassifier
+
+    X, y = data
+    log = tmp_path / "units.log"
+    monkeypatch.setenv(COUNT_LOG, str(log))
+    grid = {"clf__learning_rate": [0.05, 0.1, 0.2], "clf__max_depth": [1, 2, 3]}
+    kw = dict(resource="clf__n_estimators", min_resources=2, max_resources=18, factor=3, cv=3,
+              random_state=0)
+
+    def pipe():
+        return SkPipeline([("scale", StandardScaler()),
+                           ("clf", CountedGradientBoostingClassifier(random_state=0))])
+
+    ours = HalvingGridSearchCV(pipe(), grid, cache=Unbounded(), refit=False, **kw).fit(X, y)
+    units = sum(int(line.split()[-1]) for line in log.read_text().splitlines())
+    theirs = skms.HalvingGridSearchCV(pipe(), grid, refit=False, **kw).fit(X, y)
+    assert_same_cv_results(ours.cv_results_, theirs.cv_results_)  # to 1e-12: provably equal
+    reached: dict[tuple, int] = {}
+    for params, r in zip(ours.cv_results_["params"], ours.cv_results_["n_resources"], strict=True):
+        key = (params["clf__learning_rate"], params["clf__max_depth"])
+        reached[key] = max(reached.get(key, 0), int(r))
+    assert units == 3 * sum(reached.values())  # each config trained to its top level, once
+    assert units < 3 * int(sum(ours.cv_results_["n_resources"]))  # scikit-learn's: every rung
