@@ -125,12 +125,13 @@ class Shaper:
             return
         self.pull(task.node)
         plan = self.tree(task, TASK_SECONDS, root=True)
+        s.whole.pop(task.node, None)  # sent: its leaf group, if not taken along, goes alone
         if plan is None or not plan.used:
             return
         for used in plan.used:
             s.pool.remove(used)
         for k in plan.groups:
-            del s.whole[k]
+            s.whole.pop(k, None)
         s.absorbed += plan.absorbed
         task.fn, task.payload = _ops.run_tree, plan.spec
         task.leaves, task.inner = plan.leaves, plan.inner
