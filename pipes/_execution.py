@@ -31,8 +31,11 @@ live node is shared, a cached one is a hit, any other is added to the pool after
 with their futures (or :class:`Wait` placeholders) as arguments, so data moves from worker to
 worker, never through the client. Each finished node is timed and sized on the worker, which
 sends that summary (and a leaf's scores) to the client as a worker event ahead of the task's
-completion: the client needs neither the node's data nor a second round trip. A node that
-raises fails every request below it; they get the error text, the others go on.
+completion: the client needs neither the node's data nor a second round trip. A node whose
+operator raises fails every request below it; they get the error text, the others go on. Such a
+task returns the failure instead of raising (``_ops.Failed``), so a search with many failing
+candidates does not fill the log with Dask's per-task error reports; an internal error still
+raises.
 
 How much one task computes — a node with leaves and cheap inner children below it, several
 leaves to a task — is one rule, stated in ``_granularity``; the nodes a task computes besides
@@ -250,6 +253,8 @@ class DaskSession(Session):
         failed = fut.status == "error"
         error = str(fut.exception()) if failed else None
         value = None if failed else self._summary(fut)
+        if isinstance(value, dict):  # its operator, or an ancestor's, raised (_ops.Failed)
+            failed, error, value = True, value["error"], None
         if task.node is None:
             self.pool.finished(task, fut)
             self._leaves_done(task.info, error, value)

@@ -24,7 +24,7 @@ from sklearn.utils import _safe_indexing
 
 from dagreuse.cache import sizeof
 
-__all__ = ["LEAVES", "Fold", "NodeFailed", "Output", "Task", "part", "reported", "run",
+__all__ = ["LEAVES", "Failed", "Fold", "NodeFailed", "Output", "Task", "part", "reported", "run",
            "run_leaves", "run_tree", "summary"]
 
 #: Task kinds that score (the requests' targets): never cached, always computed.
@@ -40,6 +40,17 @@ class Fold(NamedTuple):
 
 class NodeFailed(Exception):
     """An operator raised; the message names the stage and operator."""
+
+
+class Failed:
+    """A task's result when its node's operator raised (:class:`NodeFailed`), or an ancestor's
+    did: an expected outcome, so the task returns it instead of raising — Dask logs a raising
+    task as an error with its traceback, once per task. Its readers return it too."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
 
 
 @dataclass
@@ -236,10 +247,13 @@ def part(out: Output, path: tuple[int, ...]) -> Output:
     return Output(out.value, out.seconds, out.nbytes)
 
 
-def summary(result: Output | list[Output | NodeFailed]) -> Any:
+def summary(result: Output | list[Output | NodeFailed] | Failed) -> Any:
     """The small part of a task's result the client needs, as plain data: ``[seconds, nbytes]``
     of a node (from :func:`run_tree` also its leaves' summary and each part's, or its error
-    text); for a group of leaves, ``[seconds, value]`` or the error text of each."""
+    text); for a group of leaves, ``[seconds, value]`` or the error text of each; for a
+    :class:`Failed` task, ``{"error": text}``."""
+    if isinstance(result, Failed):
+        return {"error": result.text}
     if isinstance(result, Output):
         if result.leaves is not None:
             parts = [p if isinstance(p, str) else summary(p) for p in result.parts or ()]
@@ -252,11 +266,17 @@ def reported(topic: str, name: str, fn: Any, payload: Any, paths: tuple, *args: 
     """Run ``fn(payload, *args)`` on a Dask worker and send its :func:`summary` to the client as
     a worker event under ``topic``: the client learns a node's cost without fetching its data,
     and a leaf's scores without a round trip, both with no extra task. ``paths[i]``, when not
-    None, says that ``args[i]`` is a :func:`run_tree` result whose :func:`part` is the argument."""
+    None, says that ``args[i]`` is a :func:`run_tree` result whose :func:`part` is the argument.
+    An operator's error is returned as :class:`Failed`; any other error raises, loudly."""
     from distributed import get_worker
 
-    args = tuple(a if p is None else part(a, p) for a, p in zip(args, paths, strict=True))
-    result = fn(payload, *args)
+    result = next((a for a in args if isinstance(a, Failed)), None)  # an ancestor failed
+    if result is None:
+        try:
+            args = tuple(a if p is None else part(a, p) for a, p in zip(args, paths, strict=True))
+            result = fn(payload, *args)
+        except NodeFailed as exc:  # expected: the candidate fails, quietly (see Failed)
+            result = Failed(str(exc))
     # a summary msgpack cannot carry is not an error: the client fetches it instead
     with contextlib.suppress(Exception):
         get_worker().log_event(topic, {"name": name, "summary": summary(result)})

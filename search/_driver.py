@@ -15,19 +15,25 @@ the prefix and, with ``Iterations``, the checkpoint a promotion resumes from —
 from __future__ import annotations
 
 import json
+import logging
 import math
 import numbers
+import re
+import sys
 import time
 from typing import Any
 
 import numpy as np
 
-from dagreuse.cache import Trace
+from dagreuse.cache import Trace, require
 from dagreuse.pipes import Config, Problem, Profile, Runner, canonical, merge
 
-from ._base import Proposal, Strategy
+from ._base import BatchStrategy, Proposal, Strategy
+from ._progress import Progress, is_terminal
 
 __all__ = ["Result", "Search", "run"]
+
+_log = logging.getLogger("dagreuse.search")
 
 
 class Result:
@@ -56,9 +62,23 @@ class Result:
         self.best_config: Config | None = best["config"] if best else None
         self.best_score: float = best["mean_score"] if best else math.nan
 
+    def errors(self) -> list[dict[str, Any]]:
+        """Each distinct error of the failed evaluations once, most frequent first: its
+        ``error`` text, ``count`` (evaluations), the ``stages`` it names and an example
+        ``config``."""
+        found: dict[str, dict[str, Any]] = {}
+        for t in self.trials:
+            if t["error"] is None:
+                continue
+            entry = found.setdefault(t["error"], {"error": t["error"], "count": 0,
+                                                  "stages": _stages(t["error"]),
+                                                  "config": t["config"]})
+            entry["count"] += 1
+        return sorted(found.values(), key=lambda e: -e["count"])
+
     def trials_dataframe(self):
         """Trials as a pandas DataFrame, one column per stage label and per parameter."""
-        import pandas as pd
+        pd = require("pandas", "Result.trials_dataframe")
 
         rows = []
         for t in self.trials:
@@ -75,7 +95,7 @@ class Result:
     def curves(self):
         """Learning curves as a pandas DataFrame: one row per evaluation, with ``config_id``,
         ``bracket``, ``rung``, ``resource``, ``mean_score`` and ``status``, by config then level."""
-        import pandas as pd
+        pd = require("pandas", "Result.curves")
 
         cols = ["config_id", "bracket", "rung", "resource", "mean_score", "status"]
         frame = pd.DataFrame([{k: t[k] for k in cols} for t in self.trials], columns=cols)
@@ -91,8 +111,9 @@ class Search:
     Trials are told to the strategy as they complete and returned in the order proposed."""
 
     def __init__(self, strategy: Strategy, problem: Problem, session: Any, error_score: float,
-                 max_in_flight: int | None):
+                 max_in_flight: int | None, progress: Progress | None = None):
         self.strategy, self.problem, self.session = strategy, problem, session
+        self.progress = progress
         self.error_score = error_score
         if max_in_flight is None and strategy.asynchronous:
             max_in_flight = default_in_flight(session.runner, len(problem.folds))
@@ -140,6 +161,8 @@ class Search:
                     resource=resource, levels=levels)
         numbers = list(range(self._numbers, self._numbers + len(proposals)))
         self._numbers += len(proposals)
+        if self.progress is not None:
+            self.progress.grow(len(proposals))
         n_folds = len(self.problem.folds)
         for job, p, key in zip(numbers, proposals, keys, strict=True):
             self.jobs[job] = {
@@ -168,6 +191,8 @@ class Search:
 
     def _record(self, request_id: int, result: dict[str, Any]) -> None:
         f = self.session.requests[request_id].fold
+        if self.progress is not None:
+            self.progress.request(self.session.requests[request_id].path)
         for job in self.waiting.pop(request_id):
             t = self.jobs[job]
             if "error" in result:
@@ -186,6 +211,8 @@ class Search:
                 t["status"] = "error" if t["error"] else "ok"
                 t["elapsed"] = time.perf_counter() - self._t0
                 self.done[job] = t
+                if self.progress is not None:
+                    self.progress.trial(t)
                 self.strategy.tell([t])
                 self._expect()
 
@@ -198,6 +225,20 @@ class Search:
             if ids:
                 self.session.expect(ids, expected)
         self.expected = likely
+
+
+def _stages(error: str) -> list[str]:
+    """The stages an error text names (``stage 'pca' (PCA) failed: ...``)."""
+    return re.findall(r"stage '([^']+)'", error)
+
+
+def _report_errors(result: Result) -> None:
+    """One line per distinct error at the end of a search: failing candidates are an expected
+    outcome (``error_score``), so they are summed up, not logged per task."""
+    for e in result.errors():
+        first = e["error"].splitlines()[0]
+        _log.warning("%d evaluation(s) failed with: %s (e.g. config %s)", e["count"], first,
+                     repr(e["config"])[:200])
 
 
 def default_in_flight(runner: Runner, n_folds: int) -> int:
@@ -233,6 +274,7 @@ def run(
     groups: Any = None,
     return_train_score: bool = False,
     max_in_flight: int | None = None,
+    progress: bool | None = None,
 ) -> Result:
     """Evaluate the configs ``strategy`` proposes on one open session of ``runner``.
 
@@ -240,7 +282,9 @@ def run(
     ``max_in_flight`` bounds the jobs (config x resource, every fold) in flight; default for
     asynchronous strategies (ASHA): a task running and one queued per thread of the cluster
     (``ceil(2 * threads / folds)`` jobs; 1 in-process); no bound for batch ones. A failing
-    candidate gets ``error_score`` and its error text; the others are unaffected.
+    candidate gets ``error_score`` and its error text; the others are unaffected, and each
+    distinct error is logged once at the end (``Result.errors``). ``progress`` shows one live
+    line (``_progress``); by default, when stderr is a terminal.
     """
     if not isinstance(strategy, Strategy):
         raise TypeError(
@@ -264,9 +308,18 @@ def run(
     trace = Trace()
     try:
         with runner.open(trace) as session:
-            search = Search(strategy, problem, session, error_score, max_in_flight)
-            trials = search.run()
+            shown = is_terminal(sys.stderr) if progress is None else bool(progress)
+            bar = Progress(trace, total=0 if isinstance(strategy, BatchStrategy) else None
+                           ) if shown else None
+            search = Search(strategy, problem, session, error_score, max_in_flight, bar)
+            try:
+                trials = search.run()
+            finally:
+                if bar is not None:
+                    bar.close()
     finally:
         if own:
             runner.close()
-    return Result(trials, Profile(trace), search.metrics)
+    result = Result(trials, Profile(trace), search.metrics)
+    _report_errors(result)
+    return result

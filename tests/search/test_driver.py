@@ -1,5 +1,6 @@
 """search.run end to end on real clusters: the public contract of the core issue."""
 
+import logging
 import math
 
 import pytest
@@ -50,15 +51,23 @@ def test_sync_and_dask_trials_are_identical(data, client):
     assert results[0] == results[1]
 
 
-def test_failing_candidates_keep_the_others(data, client):
+def test_failing_candidates_keep_the_others_quietly(data, client, caplog):
     X, y = data
     p = Pipeline([
         ("reduce", PCA(), {"n_components": space.choice([3, 500])}),  # 500 > 20 features
         ("clf", LogisticRegression(max_iter=500), {"C": space.choice([0.1, 1.0])}),
     ])
-    with Runner(Unbounded(), client=client) as runner:
+    with Runner(Unbounded(), client=client) as runner, caplog.at_level(logging.INFO):
         result = run(GriddedRandomSearch(p, [2, 2], seed=0), X, y, cv=3, runner=runner,
                      error_score=-1.0)
+    # an operator's error is an expected outcome: no Dask error report per task, one line
+    assert not [r for r in caplog.records if r.name.startswith("distributed") and
+                r.levelno >= logging.ERROR]
+    lines = [r.getMessage() for r in caplog.records if r.name == "dagreuse.search"]
+    assert len(lines) == 1 and lines[0].startswith("2 evaluation(s) failed with: stage 'reduce'")
+    [error] = result.errors()
+    assert error["count"] == 2 and error["stages"] == ["reduce"]
+    assert error["config"]["reduce"][1]["n_components"] == 500
     bad = [t for t in result.trials if t["config"]["reduce"][1]["n_components"] == 500]
     good = [t for t in result.trials if t not in bad]
     assert len(bad) == 2 and len(good) == 2
