@@ -10,6 +10,7 @@ so the store evicts the others first.
 
 from ._future import KnownFuture
 from ._offline import OPT, Belady
+from ._optional import MissingDependency, require
 from ._policy import (
     EPSILON,
     LRU,
@@ -42,6 +43,7 @@ __all__ = [
     "Entry",
     "GreedyDualSize",
     "KnownFuture",
+    "MissingDependency",
     "NoCache",
     "Policy",
     "Reciprocal",
@@ -54,6 +56,7 @@ __all__ = [
     "make_policy",
     "parse_capacity",
     "plot_sweep",
+    "require",
     "resolve",
     "simulate",
     "sizeof",

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ._offline import OPT, Belady
+from ._optional import require
 from ._policy import LRU, GreedyDualSize, Policy, Reciprocal, WReciprocal
 from ._simulate import simulate
 from ._size import format_bytes
@@ -74,8 +75,7 @@ def plot_sweep(rows: list[dict[str, Any]], path: Any = None, *, actual: tuple[st
 
     Writes ``path`` (PNG) when given; returns the matplotlib Axes (for notebooks).
     """
-    import matplotlib
-
+    matplotlib = require("matplotlib", "Plotting")
     if ax is None and path is not None:
         matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt

@@ -13,6 +13,8 @@ import sys
 import time
 from collections.abc import Sequence
 
+from dagreuse.cache import MissingDependency
+
 __all__ = ["main"]
 
 
@@ -136,6 +138,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     prof.add_argument("--plot", default=None, help="write speedup vs cache size as PNG")
     prof.add_argument("--html", default=None, help="write the table and plot as HTML")
     args = parser.parse_args(argv)
+    try:
+        return _command(args)
+    except MissingDependency as exc:  # one line, no traceback
+        print(f"dagreuse: {exc}", file=sys.stderr)
+        return 1
+
+
+def _command(args: argparse.Namespace) -> int:
     if args.command == "profile":
         return _profile(args)
     if args.command == "demo":

@@ -122,15 +122,15 @@ class Evaluator:
                 i = request.configs[0] * n_splits + request.fold
                 dag.nodes[request.leaf].task.callbacks = calls[i][2].get("callback_ctx")
         results = self.runner.execute(dag, self.trace)
-        out: list[Any] = [None] * len(calls)
+        found: list[Any] = [None] * len(calls)
         for request, res in zip(dag.requests, results, strict=True):
             path = sum(self.trace.seconds(k) for k in request.path[:-1])
             if dag.nodes[request.leaf].task.kind == "score" and "error" not in res:
                 path -= res["fit_time"]  # its checkpoint, on the path already
             for c in request.configs:
-                i = c * n_splits + request.fold
-                out[i] = self._one(calls[i], res, path)
-        return out
+                found[c * n_splits + request.fold] = (res, path)
+        # in scikit-learn's order, for the hooks and lines each evaluation reports
+        return [self._one(call, *f) for call, f in zip(calls, found, strict=True)]
 
     def _ladders(self, candidates: list[dict], resumed: tuple[str, str]) -> tuple[list, list]:
         """The candidates without their resource parameter, and the levels each has reached

@@ -1,8 +1,10 @@
 """`dagreuse profile TRACE.json`: what-if table in seconds, the run's cache marked, a readable plot."""
 
+import sys
+
 import pytest
 
-from dagreuse.cache import Trace, WReciprocal
+from dagreuse.cache import MissingDependency, Trace, WReciprocal
 from dagreuse.pipes import Profile, Runner
 from dagreuse.search import GriddedRandomSearch, run
 from dagreuse.search._cli import main
@@ -55,3 +57,15 @@ def test_profile_rejects_bad_capacities(saved_trace):
     path, _ = saved_trace
     with pytest.raises(ValueError, match=r"'--capacities' parameter of dagreuse profile"):
         main(["profile", str(path), "--capacities", "lots"])
+
+
+def test_a_missing_optional_dependency_is_one_line(saved_trace, tmp_path, capsys, monkeypatch):
+    path, result = saved_trace
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if it were not installed
+    monkeypatch.setitem(sys.modules, "pandas", None)
+    assert main(["profile", str(path), "--plot", str(tmp_path / "p.png")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == ('dagreuse: Plotting needs matplotlib, which is not installed: '
+                   'pip install "dagreuse[plot]"')
+    with pytest.raises(MissingDependency, match=r'pip install "dagreuse\[pandas\]"'):
+        result.trials_dataframe()

@@ -109,3 +109,18 @@ def test_halving_on_n_estimators_resumes_promotions_from_their_checkpoints(data,
         reached[key] = max(reached.get(key, 0), int(r))
     assert units == 3 * sum(reached.values())  # each config trained to its top level, once
     assert units < 3 * int(sum(ours.cv_results_["n_resources"]))  # scikit-learn's: every rung
+
+
+def test_verbose_prints_what_scikit_learn_prints(data, capsys):
+    X, y = data
+    grid = {"C": [0.1, 1.0]}
+    for verbose in (1, 3):
+        GridSearchCV(LogisticRegression(max_iter=500), grid, cv=3, verbose=verbose).fit(X, y)
+        ours = capsys.readouterr().out.splitlines()
+        skms.GridSearchCV(LogisticRegression(max_iter=500), grid, cv=3, verbose=verbose).fit(X, y)
+        theirs = capsys.readouterr().out.splitlines()
+
+        def untimed(lines):
+            return [line.split(" total time=")[0].rstrip(".;") for line in lines]
+
+        assert untimed(ours) == untimed(theirs) and ours[0].startswith("Fitting 3 folds")
