@@ -1,6 +1,7 @@
 """Optional dependencies: a missing one is one clear line naming the extra to install.
 
-Plotting needs matplotlib, data frames need pandas; neither is a dependency of dagreuse. A
+Plotting needs matplotlib, data frames need pandas, the Dask dashboard bokeh; none is a
+dependency of dagreuse. A
 feature that needs one calls :func:`require`, which raises :class:`MissingDependency` (an
 ``ImportError``) with the ``pip install`` line; the command line prints that line alone.
 """
@@ -13,7 +14,7 @@ from types import ModuleType
 __all__ = ["EXTRAS", "MissingDependency", "require"]
 
 #: module -> the dagreuse extra that installs it
-EXTRAS = {"matplotlib": "plot", "pandas": "pandas"}
+EXTRAS = {"matplotlib": "plot", "pandas": "pandas", "bokeh": "dashboard"}
 
 
 class MissingDependency(ImportError):

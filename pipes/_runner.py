@@ -14,11 +14,12 @@ import itertools
 import logging
 import multiprocessing
 import os
+import sys
 import uuid
 import warnings
 from typing import Any
 
-from dagreuse.cache import COSTS, Cache, Policy, Trace, WReciprocal
+from dagreuse.cache import COSTS, Cache, Policy, Trace, WReciprocal, require
 
 from . import _ops
 from ._bundles import Bundle, Part
@@ -74,6 +75,9 @@ class Runner:
         Let the cache see the requests submitted and not finished (and those a search expects
         to build on): it evicts what none of them needs first (``dagreuse.cache.Cache``).
         ``False`` gives the plain policy, for comparison.
+    dashboard:
+        Start the Dask dashboard with the local cluster (on a free port; it needs ``bokeh``)
+        and print its link; with a given ``client``, print that cluster's link.
     """
 
     def __init__(
@@ -88,6 +92,7 @@ class Runner:
         max_in_flight: int | None = None,
         cost: str = "own",
         known_future: bool = True,
+        dashboard: bool = False,
     ):
         if scheduler not in _SCHEDULERS:
             raise ValueError(
@@ -116,6 +121,13 @@ class Runner:
             )
         if scheduler == "sync" and client is not None:
             raise ValueError("The 'client' parameter of Runner cannot be used with scheduler='sync'.")
+        if not isinstance(dashboard, bool) or (dashboard and scheduler == "sync"):
+            raise ValueError(
+                "The 'dashboard' parameter of Runner must be True or False, and False with "
+                f"scheduler='sync' (no cluster). Got {dashboard!r} instead."
+            )
+        if dashboard and client is None:
+            require("bokeh", "The Dask dashboard")  # before any cluster starts
         self.scheduler = scheduler
         self.policy = cache
         self.n_workers = n_workers
@@ -125,6 +137,7 @@ class Runner:
         self.max_in_flight = max_in_flight
         self.cost = cost
         self.known_future = bool(known_future)
+        self.dashboard = dashboard
         self.client = client
         self._own_cluster = None
         self._held: contextlib.ExitStack | None = None  # BLAS limits, retained memory
@@ -158,6 +171,10 @@ class Runner:
             self.client = Client(self._own_cluster, set_as_default=False)
             # the processes are the Runner's: they keep freed memory for the next nodes
             self._held.enter_context(retain_freed_memory(self.client))
+            if self.dashboard:
+                print(f"Dask dashboard: {self.client.dashboard_link}", file=sys.stderr)
+        elif self.dashboard and self._cache is None:
+            print(f"Dask dashboard: {self.client.dashboard_link}", file=sys.stderr)
         if self._cache is None:
             policy = self.policy or WReciprocal(self._default_capacity())
             self._cache = Cache(policy, on_evict=self._on_evict, cost=self.cost)
@@ -222,7 +239,8 @@ class Runner:
         # scikit-learn's small Python-heavy nodes by 10-20% (bench/NOTES.md)
         with dask.config.set({"distributed.worker.profile.enabled": False}):
             return LocalCluster(n_workers=n, threads_per_worker=threads, processes=processes,
-                                dashboard_address=None, silence_logs=logging.ERROR)
+                                dashboard_address=":0" if self.dashboard else None,
+                                silence_logs=logging.ERROR)
 
     @property
     def cache(self) -> Cache:

@@ -2,6 +2,7 @@
 scores — on the sync oracle, an in-process Dask cluster and a multi-process one."""
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -367,6 +368,17 @@ def test_runner_arguments_are_checked():
         Runner(cache="512MB")
     with pytest.raises(ValueError, match=r"'max_in_flight' parameter of Runner must be an int >= 1"):
         Runner(max_in_flight=0)
+    with pytest.raises(ValueError, match=r"'dashboard' parameter of Runner must be True or False"):
+        Runner(scheduler="sync", dashboard=True)
+
+
+def test_the_dashboard_prints_its_link_or_names_what_to_install(client, capsys, monkeypatch):
+    with Runner(client=client, dashboard=True) as runner:
+        runner.start()
+    assert capsys.readouterr().err.startswith("Dask dashboard: ")
+    monkeypatch.setitem(sys.modules, "bokeh", None)  # as where bokeh is not installed
+    with pytest.raises(ImportError, match=r'pip install "dagreuse\[dashboard\]"'):
+        Runner(dashboard=True)  # before any cluster starts
 
 
 def test_default_cache_is_a_quarter_of_worker_memory(client):
