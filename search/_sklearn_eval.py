@@ -150,11 +150,13 @@ class Evaluator:
         """One evaluation's dict, with ``_fit_and_score``'s hooks and messages around it."""
         _, (estimator, X, y), kw = call
         ctx = kw.get("callback_ctx")
-        X_train, y_train = _safe_split(estimator, X, y, kw["train"])
-        weights = (_check_method_params(X, kw["fit_params"] or {}, kw["train"])
-                   .get("sample_weight"))
-        metadata = None if weights is None else {"sample_weight": weights}
+        if ctx is not None and not getattr(ctx, "_callbacks", True):
+            ctx = None  # no callbacks to call: spare slicing the fold for them
         if ctx is not None:
+            X_train, y_train = _safe_split(estimator, X, y, kw["train"])
+            weights = (_check_method_params(X, kw["fit_params"] or {}, kw["train"])
+                       .get("sample_weight"))
+            metadata = None if weights is None else {"sample_weight": weights}
             ctx.call_on_fit_task_begin(estimator=kw["caller"], X=X_train, y=y_train,
                                        metadata=metadata)
         try:
