@@ -111,6 +111,13 @@ class Profile:
         rows = self.what_if(**what_if)
         return plot_sweep(rows, path, actual=self.actual)
 
+    def draw(self, path: str | os.PathLike | None = None, ax: Any = None) -> Any:
+        """The merged DAG as a layered tree, node area by compute seconds, colour by what
+        happened to it (``_draw.draw_dag``); a PNG at ``path``; returns the Axes."""
+        from ._draw import draw_dag
+
+        return draw_dag(self.trace, path, ax)
+
     def save(self, path: str | os.PathLike) -> None:
         """Write the trace as JSON; ``dagreuse.cache.Trace.load`` reads it back."""
         self.trace.save(path)

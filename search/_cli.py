@@ -137,6 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help="solve exact OPT only up to this many requests (default 300)")
     prof.add_argument("--plot", default=None, help="write speedup vs cache size as PNG")
     prof.add_argument("--html", default=None, help="write the table and plot as HTML")
+    draw = sub.add_parser("draw", help="draw a saved trace's merged DAG as a PNG")
+    draw.add_argument("trace", help="a trace saved by result.profile.save() or `dagreuse demo`")
+    draw.add_argument("--out", default=None, help="the PNG to write (default: TRACE.png)")
     args = parser.parse_args(argv)
     try:
         return _command(args)
@@ -148,6 +151,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _command(args: argparse.Namespace) -> int:
     if args.command == "profile":
         return _profile(args)
+    if args.command == "draw":
+        from dagreuse.cache import Trace
+        from dagreuse.pipes import Profile
+
+        out = args.out or f"{args.trace}.png"
+        Profile(Trace.load(args.trace)).draw(out)
+        print(f"DAG drawn to {out}")
+        return 0
     if args.command == "demo":
         if args.branching is None:
             from ._demo import DEMO_BRANCHING

@@ -44,7 +44,8 @@ class Result:
     ``promoted_from`` (None unless a halving strategy set them), ``scores`` (per fold, primary
     metric), ``mean_score``, ``status`` (``"ok"`` or ``"error"``), ``error`` (text or None),
     ``test_scores``/``train_scores`` (per metric, per fold), ``fit_time``/``score_time`` per
-    fold, ``elapsed`` (seconds from the start of the search to the trial's last fold).
+    fold, ``elapsed`` (seconds from the start of the search to the trial's last fold),
+    ``requests`` (the trace's request numbers of its folds).
     ``best_config``/``best_score`` are the best mean score at the highest resource level a
     successful evaluation reached (ties to the earlier trial).
     """
@@ -100,6 +101,13 @@ class Result:
         cols = ["config_id", "bracket", "rung", "resource", "mean_score", "status"]
         frame = pd.DataFrame([{k: t[k] for k in cols} for t in self.trials], columns=cols)
         return frame.sort_values(["config_id", "resource"], kind="stable").reset_index(drop=True)
+
+    def plot(self, path: Any = None) -> Any:
+        """Best score so far against wall time, and against compute seconds with and without
+        reuse (``dagreuse.pipes._draw.plot_search``); a PNG at ``path``; returns the Axes."""
+        from dagreuse.pipes._draw import plot_search
+
+        return plot_search(self.trials, self.profile.trace, path)
 
     def __repr__(self) -> str:
         return (f"Result(best_score={self.best_score:.4f}, trials={len(self.trials)}, "
@@ -172,7 +180,7 @@ class Search:
                 "test_scores": {m: [self.error_score] * n_folds for m in self.metrics},
                 "train_scores": {m: [self.error_score] * n_folds for m in self.metrics},
                 "fit_time": [0.0] * n_folds, "score_time": [0.0] * n_folds, "error": None,
-                "_folds": n_folds,
+                "_folds": n_folds, "requests": [],
             }
         for request_id, request in zip(self.session.submit(dag), dag.requests, strict=True):
             self.waiting[request_id] = [numbers[i] for i in request.configs]
@@ -195,6 +203,7 @@ class Search:
             self.progress.request(self.session.requests[request_id].path)
         for job in self.waiting.pop(request_id):
             t = self.jobs[job]
+            t["requests"].append(self.session.traced.get(request_id))
             if "error" in result:
                 t["error"] = t["error"] or result["error"]
             else:

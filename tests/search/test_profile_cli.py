@@ -69,3 +69,37 @@ def test_a_missing_optional_dependency_is_one_line(saved_trace, tmp_path, capsys
                    'pip install "dagreuse[plot]"')
     with pytest.raises(MissingDependency, match=r'pip install "dagreuse\[pandas\]"'):
         result.trials_dataframe()
+
+
+def _png(path, at_least=10_000):
+    data = path.read_bytes()
+    return data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > at_least
+
+
+def test_pictures_of_the_dag_and_the_search(saved_trace, tmp_path, capsys, monkeypatch):
+    from dagreuse.pipes import _draw
+
+    path, result = saved_trace
+    result.profile.draw(tmp_path / "dag.png")
+    result.plot(tmp_path / "search.png")
+    assert _png(tmp_path / "dag.png") and _png(tmp_path / "search.png")
+    monkeypatch.setattr(_draw, "MAX_MARKS", 5)  # many leaves: each parent's drawn as one mark
+    assert main(["draw", str(path), "--out", str(tmp_path / "grouped.png")]) == 0
+    assert _png(tmp_path / "grouped.png") and "DAG drawn to" in capsys.readouterr().out
+
+
+def test_the_rungs_of_successive_halving_are_drawn(data, tmp_path):
+    from sklearn.linear_model import SGDClassifier
+
+    from dagreuse.pipes import Pipeline, resources, space
+    from dagreuse.search import SuccessiveHalving
+
+    X, y = data
+    pipe = Pipeline([("clf", SGDClassifier(random_state=0), {"alpha": space.loguniform(1e-5, 1e-1)})])
+    sha = SuccessiveHalving(GriddedRandomSearch(pipe, [16], seed=0), resource=resources.Samples(),
+                            min_resource=1 / 16, eta=4)
+    with Runner(scheduler="sync") as runner:
+        result = run(sha, X, y, cv=2, runner=runner)
+    ax = result.profile.draw(tmp_path / "rungs.png")
+    assert _png(tmp_path / "rungs.png")
+    assert {t.get_text() for t in ax.texts} >= {"r=1/16", "r=1/4", "r=1"}
