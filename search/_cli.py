@@ -95,20 +95,32 @@ def _profile(args: argparse.Namespace) -> int:
                    title=f"Speedup over independent evaluation ({n_requests} requests)")
         print(f"\nplot written to {png}")
         if args.html:
-            import base64
-            import html
-
-            table = "\n".join(
-                f"<tr><td>{r['policy'].upper()}</td><td>{r['capacity'] / 1e6:.2f}</td>"
-                f"<td>{r['seconds']:.2f}</td><td>{r['speedup']:.2f}</td></tr>" for r in rows)
-            img = base64.b64encode(pathlib.Path(png).read_bytes()).decode()
-            with open(args.html, "w") as f:
-                f.write(f"<!doctype html><meta charset=utf-8><title>dagreuse profile</title>"
-                        f"<h1>{html.escape(str(args.trace))}</h1><img src='data:image/png;base64,{img}'>"
-                        f"<table border=1><tr><th>policy</th><th>capacity (MB)</th>"
-                        f"<th>compute s</th><th>speedup</th></tr>{table}</table>")
-            print(f"html written to {args.html}")
+            _write_html(args.html, args.trace, profile, rows, png)
     return 0
+
+
+def _write_html(page: str, name: str, profile: object, rows: list[dict], png: str) -> None:
+    """One self-contained page (images inlined): the per-stage profile, the merged DAG, the
+    what-if plot and its table."""
+    import base64
+    import html
+
+    def inline(path: str) -> str:
+        return "data:image/png;base64," + base64.b64encode(pathlib.Path(path).read_bytes()).decode()
+
+    dag = f"{page}.dag.png"
+    profile.draw(dag)
+    table = "\n".join(
+        f"<tr><td>{r['policy'].upper()}</td><td>{r['capacity'] / 1e6:.2f}</td>"
+        f"<td>{r['seconds']:.2f}</td><td>{r['speedup']:.2f}</td></tr>" for r in rows)
+    with open(page, "w") as f:
+        f.write(f"<!doctype html><meta charset=utf-8><title>dagreuse profile</title>"
+                f"<h1>{html.escape(str(name))}</h1><pre>{html.escape(str(profile))}</pre>"
+                f"<h2>The merged DAG</h2><img src='{inline(dag)}'>"
+                f"<h2>What if another cache?</h2><img src='{inline(png)}'>"
+                f"<table border=1><tr><th>policy</th><th>capacity (MB)</th>"
+                f"<th>compute s</th><th>speedup</th></tr>{table}</table>")
+    print(f"html written to {page}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -39,7 +39,9 @@ def test_profile_writes_plot_and_html(saved_trace, tmp_path, capsys):
     png, page = tmp_path / "p.png", tmp_path / "p.html"
     assert main(["profile", str(path), "--plot", str(png), "--html", str(page)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
-    assert "<table" in page.read_text() and "data:image/png;base64," in page.read_text()
+    text = page.read_text()
+    assert "<table" in text and text.count("data:image/png;base64,") == 2  # what-if and DAG
+    assert "http" not in text and "reduce" in text  # self-contained; the per-stage table
 
 
 def test_profile_what_if_and_plot_from_python(saved_trace, tmp_path):
