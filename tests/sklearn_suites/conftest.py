@@ -5,7 +5,7 @@ scikit-learn's ``model_selection/tests/test_search.py`` and ``test_successive_ha
 copied to ``_generated/`` (not in git), with an import block after theirs that replaces the
 searchers they test by ``dagreuse.search``'s. Everything else — the tests, their estimators,
 their helpers — is scikit-learn's. A test we cannot pass is a strict xfail with its reason
-(``XFAIL``, also listed in the README), never a silent skip.
+(``XFAIL``, also listed in docs/sklearn.md), never a silent skip.
 """
 
 from __future__ import annotations
