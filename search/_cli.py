@@ -101,7 +101,7 @@ def _profile(args: argparse.Namespace) -> int:
 
 def _write_html(page: str, name: str, profile: object, rows: list[dict], png: str) -> None:
     """One self-contained page (images inlined): the per-stage profile, the merged DAG, the
-    what-if plot and its table."""
+    what-if plot and its table, and the trials when the trace holds them (``run`` saves them)."""
     import base64
     import html
 
@@ -113,13 +113,19 @@ def _write_html(page: str, name: str, profile: object, rows: list[dict], png: st
     table = "\n".join(
         f"<tr><td>{r['policy'].upper()}</td><td>{r['capacity'] / 1e6:.2f}</td>"
         f"<td>{r['seconds']:.2f}</td><td>{r['speedup']:.2f}</td></tr>" for r in rows)
+    trials = profile.trace.meta.get("trials") or []
+    cols = ["config_id", "resource", "rung", "mean_score", "status", "config"]
+    trial_rows = "\n".join("<tr>" + "".join(f"<td>{html.escape(str(t.get(c)))}</td>" for c in cols)
+                           + "</tr>" for t in trials)
+    trials_html = (f"<h2>Trials</h2><table border=1><tr>{''.join(f'<th>{c}</th>' for c in cols)}"
+                   f"</tr>{trial_rows}</table>") if trials else ""
     with open(page, "w") as f:
         f.write(f"<!doctype html><meta charset=utf-8><title>dagreuse profile</title>"
                 f"<h1>{html.escape(str(name))}</h1><pre>{html.escape(str(profile))}</pre>"
                 f"<h2>The merged DAG</h2><img src='{inline(dag)}'>"
                 f"<h2>What if another cache?</h2><img src='{inline(png)}'>"
                 f"<table border=1><tr><th>policy</th><th>capacity (MB)</th>"
-                f"<th>compute s</th><th>speedup</th></tr>{table}</table>")
+                f"<th>compute s</th><th>speedup</th></tr>{table}</table>{trials_html}")
     print(f"html written to {page}")
 
 
@@ -149,6 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                       help="solve exact OPT only up to this many requests (default 300)")
     prof.add_argument("--plot", default=None, help="write speedup vs cache size as PNG")
     prof.add_argument("--html", default=None, help="write the table and plot as HTML")
+    report = sub.add_parser("report", help="one self-contained HTML page of a saved trace")
+    report.add_argument("trace", help="a trace saved by result.profile.save() or `dagreuse demo`")
+    report.add_argument("--html", required=True, help="the page to write")
     draw = sub.add_parser("draw", help="draw a saved trace's merged DAG as a PNG")
     draw.add_argument("trace", help="a trace saved by result.profile.save() or `dagreuse demo`")
     draw.add_argument("--out", default=None, help="the PNG to write (default: TRACE.png)")
@@ -162,6 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _command(args: argparse.Namespace) -> int:
     if args.command == "profile":
+        return _profile(args)
+    if args.command == "report":  # the profile's page, with its default replays
+        for name, value in (("policies", "lru,reciprocal,wreciprocal,gds"), ("capacities", None),
+                            ("cost", None), ("opt_max_requests", 300), ("plot", None)):
+            setattr(args, name, value)
         return _profile(args)
     if args.command == "draw":
         from dagreuse.cache import Trace

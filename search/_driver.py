@@ -329,6 +329,11 @@ def run(
     finally:
         if own:
             runner.close()
+    # what a report of the saved trace shows beside the profile (``dagreuse report``)
+    trace.meta["trials"] = [{"config_id": t["config_id"], "config": repr(t["config"]),
+                             "resource": t["resource"], "rung": t["rung"],
+                             "mean_score": t["mean_score"], "status": t["status"]}
+                            for t in trials]
     result = Result(trials, Profile(trace), search.metrics)
     _report_errors(result)
     return result

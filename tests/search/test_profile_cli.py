@@ -105,3 +105,12 @@ def test_the_rungs_of_successive_halving_are_drawn(data, tmp_path):
     ax = result.profile.draw(tmp_path / "rungs.png")
     assert _png(tmp_path / "rungs.png")
     assert {t.get_text() for t in ax.texts} >= {"r=1/16", "r=1/4", "r=1"}
+
+
+def test_report_is_one_self_contained_page_with_the_trials(saved_trace, tmp_path, capsys):
+    path, result = saved_trace
+    page = tmp_path / "report.html"
+    assert main(["report", str(path), "--html", str(page)]) == 0
+    text = page.read_text()
+    assert text.count("data:image/png;base64,") == 2 and "http" not in text
+    assert "<h2>Trials</h2>" in text and text.count("<tr>") > len(result.trials)
