@@ -62,11 +62,8 @@ def _layout(trace: Trace) -> tuple[dict[str, float], dict[str, int], list[str]]:
             y[key] = sum(place(c) for c in kids) / len(kids)
         return y[key]
 
-    for k, n in nodes.items():
+    for k, n in nodes.items():  # every other node hangs below its first parent
         if not n["parents"]:
-            place(k)
-    for k in nodes:  # a node only a second parent leads to (a union's branch) — none in practice
-        if k not in y:
             place(k)
     return y, column, stages
 
