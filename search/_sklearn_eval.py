@@ -38,14 +38,6 @@ from typing import Any
 
 import sklearn.model_selection._search as _search
 from joblib import logger
-from sklearn.ensemble import (
-    ExtraTreesClassifier,
-    ExtraTreesRegressor,
-    GradientBoostingClassifier,
-    GradientBoostingRegressor,
-    RandomForestClassifier,
-    RandomForestRegressor,
-)
 from sklearn.metrics._scorer import _MultimetricScorer
 from sklearn.model_selection._search_successive_halving import BaseSuccessiveHalving
 from sklearn.model_selection._validation import _fit_and_score, _score
@@ -60,11 +52,11 @@ from dagreuse.pipes.resources import Iterations
 
 __all__ = ["RESUMABLE", "Evaluator", "evaluating"]
 
-#: Final estimators (and their subclasses) that may resume from a checkpoint, and the parameter
-#: they resume along.
-RESUMABLE = {cls: "n_estimators" for cls in (
-    GradientBoostingClassifier, GradientBoostingRegressor, RandomForestClassifier,
-    RandomForestRegressor, ExtraTreesClassifier, ExtraTreesRegressor)}
+#: scikit-learn's final estimators (and their subclasses) that may resume from a checkpoint, by
+#: class name, and the parameter they resume along (names: no sklearn.ensemble import here).
+RESUMABLE = {name: "n_estimators" for name in (
+    "GradientBoostingClassifier", "GradientBoostingRegressor", "RandomForestClassifier",
+    "RandomForestRegressor", "ExtraTreesClassifier", "ExtraTreesRegressor")}
 
 _SkParallel = _search.Parallel
 _lock = threading.Lock()
@@ -206,7 +198,8 @@ def _resumed(search: Any, estimator: Any, candidates: list[dict]) -> tuple[str, 
     while isinstance(final, SkPipeline):
         name, final = final.steps[-1]
         prefix += name + "__"
-    along = next((p for cls, p in RESUMABLE.items() if isinstance(final, cls)), None)
+    along = next((RESUMABLE[c.__name__] for c in type(final).__mro__
+                  if c.__module__.startswith("sklearn.ensemble") and c.__name__ in RESUMABLE), None)
     if (along != resource.removeprefix(prefix) or not resource.startswith(prefix)
             or any(prefix.removesuffix("__") in c for c in candidates)):
         return None
