@@ -124,3 +124,13 @@ def test_verbose_prints_what_scikit_learn_prints(data, capsys):
             return [line.split(" total time=")[0].rstrip(".;") for line in lines]
 
         assert untimed(ours) == untimed(theirs) and ours[0].startswith("Fitting 3 folds")
+
+
+def test_a_scikit_learn_search_inside_ours_runs_as_scikit_learn_runs_it(data):
+    # the inner search's batches go to joblib, though it fits on the thread ours evaluates on
+    X, y = data
+    inner = skms.GridSearchCV(LogisticRegression(max_iter=500), {"C": [0.1, 1.0]}, cv=2)
+    ours = GridSearchCV(inner, {"cv": [2, 3]}, cv=2).fit(X, y)
+    theirs = skms.GridSearchCV(inner, {"cv": [2, 3]}, cv=2).fit(X, y)
+    assert_same_cv_results(ours.cv_results_, theirs.cv_results_)
+    assert ours.best_estimator_.best_params_ == theirs.best_estimator_.best_params_
