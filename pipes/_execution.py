@@ -266,7 +266,6 @@ class DaskSession(Session):
         if failed:
             self.trace.mark("fail", key, req, error=error)
         else:
-            self.shaper.costs.add(self.nodes[key].task, value[0])
             held: Any = fut
             if task.inner:
                 bundle = Bundle(fut, task.worker, self.runner._extract)
@@ -284,6 +283,10 @@ class DaskSession(Session):
             self._leaves_done(task.leaves, error, None if failed else value[2])
         if task.inner:
             self._inner_done(task.inner, fut, bundle, (), error, None if failed else value[3])
+
+    def _finish(self, key: str, seconds: float, nbytes: int, held: Any) -> bool:
+        self.shaper.costs.add(self.nodes[key].task, seconds)  # what sizes the tasks to come
+        return super()._finish(key, seconds, nbytes, held)
 
     def _inner_done(self, absorbed: list[Absorbed], fut: Any, bundle: Bundle | None,
                     path: tuple[int, ...], error: str | None, values: Any) -> None:
@@ -304,7 +307,6 @@ class DaskSession(Session):
                 self._leaves_done(a.leaves or [], out, None)
                 self._inner_done(a.inner, fut, bundle, here, out, None)
                 continue
-            self.shaper.costs.add(self.nodes[a.key].task, out[0])
             assert bundle is not None
             admitted = self._finish(a.key, out[0], out[1], Part(bundle, here))
             bundle.offered(a.key, here, admitted)
@@ -323,5 +325,4 @@ class DaskSession(Session):
             else:
                 seconds, result = out
                 self.ready.append((i, result))
-                self.shaper.costs.add(self.nodes[self.requests[i].leaf].task, seconds)
                 self._finish(self.requests[i].leaf, seconds, 0, None)
