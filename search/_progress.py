@@ -16,10 +16,12 @@ import sys
 import time
 from typing import Any, TextIO
 
-__all__ = ["PLAIN_SECONDS", "Progress", "is_terminal"]
+__all__ = ["FIELDS_SECONDS", "PLAIN_SECONDS", "Progress", "is_terminal"]
 
 #: Seconds between two plain progress lines (not on a terminal).
 PLAIN_SECONDS = 5.0
+#: Seconds between two updates of the bar's fields (the speedup reads every node of the trace).
+FIELDS_SECONDS = 0.5
 
 
 class Progress:
@@ -34,7 +36,7 @@ class Progress:
         self.rung: int | None = None
         self.independent = 0.0  # seconds of the finished requests' paths, each paid again
         self.t0 = time.perf_counter()
-        self._printed = -math.inf
+        self._printed = self._fielded = -math.inf
         self.bar = None
         if is_terminal(self.stream):
             from tqdm import tqdm
@@ -63,7 +65,9 @@ class Progress:
         if trial.get("rung") is not None:
             self.rung = max(self.rung or 0, trial["rung"])
         if self.bar is not None:
-            self.bar.set_postfix_str(self._fields(), refresh=False)
+            if time.perf_counter() - self._fielded >= FIELDS_SECONDS:
+                self._fielded = time.perf_counter()
+                self.bar.set_postfix_str(self._fields(), refresh=False)
             self.bar.update(1)
         elif time.perf_counter() - self._printed >= PLAIN_SECONDS:
             self._line()
