@@ -5,11 +5,12 @@ A trace is plain, JSON-serialisable data::
     {"version": 1,
      "meta":   {...free-form: policy, capacity, max_in_flight, wall seconds...},
      "nodes":  {key: {"stage": str, "parents": [key, ...], "seconds": float, "bytes": int,
-                      "leaf": bool[, "resource": level, "units": float, "checkpoint": bool]}},
+                      "leaf": bool[, "resource": level, "units": float, "checkpoint": bool]
+                      [, "device": "cpu" | "cuda..."]}},
      "events": [{"ev": "submit", "n": int}, {"ev": "expect" | "unexpect", "reqs": [int, ...]},
                 {"ev": "request", "req": int, "path": [key, ...], "config": int, "fold": int},
                 {"ev": "hit" | "miss" | "share" | "evict", "key": key, "req": int | None},
-                {"ev": "compute", "key": key, "seconds": float, "bytes": int},
+                {"ev": "compute", "key": key, "seconds": float, "bytes": int[, "device": str]},
                 {"ev": "fail", "key": key, "req": int, "error": str}, ...]}
 
 A ``submit`` event says that the next ``n`` requests (in the order of their ``request`` events,
@@ -25,7 +26,8 @@ the data). Node
 the leaf stage evaluated at a resource level (multi-fidelity search) also records its
 ``resource`` level, the training ``units`` one computation of it costs, and whether it is a
 ``checkpoint`` (a cached model that a higher level resumes from); a request then records the
-``resource`` level it evaluates.
+``resource`` level it evaluates. A torch node (``dagreuse.pipes.neural``) records the
+``device`` it ran on, on its node and on each ``compute`` event.
 """
 
 from __future__ import annotations
@@ -81,13 +83,17 @@ class Trace:
         if reqs:
             self.events.append({"ev": "expect" if expected else "unexpect", "reqs": list(reqs)})
 
-    def computed(self, key: Hashable, seconds: float, nbytes: int) -> None:
+    def computed(self, key: Hashable, seconds: float, nbytes: int, **info: Any) -> None:
+        """A computation of ``key``; ``info``: where it ran (``device``), kept on the node (the
+        last one) and the event."""
         node = self.nodes[key]
         n = node["computed"]
         node["seconds"] = running_mean(node["seconds"], n, seconds)
         node["bytes"] = int(nbytes)
         node["computed"] = n + 1
-        self.events.append({"ev": "compute", "key": key, "seconds": seconds, "bytes": int(nbytes)})
+        node.update(info)
+        self.events.append({"ev": "compute", "key": key, "seconds": seconds, "bytes": int(nbytes),
+                            **info})
 
     def mark(self, ev: str, key: Hashable, req: int | None = None, **info: Any) -> None:
         """Record a ``hit``, ``miss``, ``share``, ``evict`` or ``fail`` event."""

@@ -294,8 +294,8 @@ class _Graph:
             below, previous = key, level
         key = token(below, step.stage, "score", p.score_key, p.return_train_score)
         self.add(Node(key, step.stage, [below, parent], f, Task(
-            "score", step.stage, step.label, None, None, p.scorers, p.return_train_score,
-            level=ladder[-1], score_params=self.score_params(f))))
+            "score", step.stage, step.label, step.operator, None, p.scorers, p.return_train_score,
+            resource, level=ladder[-1], score_params=self.score_params(f))))
         return key
 
     def requests(self, leaf_configs: dict[str, list[int]]) -> list[Request]:

@@ -56,6 +56,7 @@ class Pooled:
     leaves: Any = None  # the Runner's, for leaves computed in an inner node's task
     inner: Any = None  # the Runner's, for inner nodes computed in another node's task
     worker: str | None = None
+    gpu: bool = False  # it trains a net that asks for a GPU
     waits: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -76,6 +77,7 @@ class Pool:
         self.done: dict[str, Any] = {}  # finished node -> its future, while a task here needs it
         self.pinned: set[str] = set()  # finished nodes kept in ``done`` even when none needs them
         self.where: dict[str, str] = {}  # node -> the worker it was sent to
+        self.gpus: set[str] = set()  # workers with a GPU resource: GPU tasks go there only
         self.busy: collections.Counter = collections.Counter()  # worker -> tasks sent, not finished
         self._needs: collections.Counter = collections.Counter()  # node -> tasks here waiting for it
         self._seq = itertools.count()
@@ -110,12 +112,17 @@ class Pool:
         """``(task, worker, args)`` to send now, as long as the limit and the workers' room
         allow; ``args`` has the parents' futures in place of their :class:`Wait`."""
         while self.in_flight < self.limit:
-            room = [w for w, n in threads.items() if self.busy[w] < 2 * n]
+            room = sorted((w for w, n in threads.items() if self.busy[w] < 2 * n),
+                          key=lambda w: self.busy[w] / threads[w])
             ready = [t for t in self.tasks if self.is_ready(t)]
-            if not room or not ready:
+            cpus = len(self.gpus) < len(threads)  # some worker without a GPU
+            for worker in room:
+                fits = [t for t in ready if self.fits(t, worker in self.gpus, cpus)]
+                if fits:
+                    break
+            else:
                 return
-            worker = min(room, key=lambda w: self.busy[w] / threads[w])
-            task = max(ready, key=lambda t: (
+            task = max(fits, key=lambda t: (
                 t.priority, sum(self.where.get(p) == worker for p in t.parents), -t.seq))
             if self.prepare is not None:
                 self.prepare(task)
@@ -129,6 +136,13 @@ class Pool:
                 self._needs[k] -= 1
                 self.release(k)
             yield task, worker, args
+
+    def fits(self, task: Pooled, on_gpu: bool, cpus: bool) -> bool:
+        """Whether ``task`` may go to a worker with (``on_gpu``) or without a GPU: GPU tasks to
+        GPU workers while there are any, other tasks to the others while there are any."""
+        if task.gpu and self.gpus:
+            return on_gpu
+        return not on_gpu or not cpus
 
     def finished(self, task: Pooled, future: Any) -> None:
         """``task`` is over (done or failed); a node's future stays while tasks here need it."""

@@ -50,7 +50,7 @@ import math
 import time
 from typing import Any
 
-from . import _granularity, _ops
+from . import _gpus, _granularity, _ops
 from ._bundles import Bundle, Part
 from ._dag import DAG
 from ._dispatch import Pool, Pooled, Wait
@@ -89,6 +89,7 @@ class DaskSession(Session):
         self.headed: set[str] = set()
         self.data: dict[str, Any] = {}  # data key -> its scattered future
         self.ready: list[tuple[int, dict[str, Any]]] = []
+        self.warned_gpu = False
         self.workers_read: list[Any] = [-math.inf, {}]  # when; worker -> threads
         # one worker-event topic per Runner: the scheduler keeps every topic it has seen
         self.topic = runner._topic
@@ -182,6 +183,7 @@ class DaskSession(Session):
         parents = self.nodes[first].parents
         group = self.pool.add(self._name(first), _ops.run_leaves, tasks, args, parents, 0,
                               info=started)
+        group.gpu = tasks[0].gpu
         head = self.nodes[parents[0]]
         leaves = [c for c in self.children[parents[0]] if self.nodes[c].leaf]
         if len(job) == len(leaves) and all(p in head.parents for p in parents[1:]):
@@ -192,6 +194,7 @@ class DaskSession(Session):
         node = self.nodes[key]
         self.node_tasks[key] = self.pool.add(self._name(key), _ops.run, node.task, args,
                                              node.parents, self.below[key], key, req)
+        self.node_tasks[key].gpu = node.task.gpu
         self.live[key] = Wait(key)
         if req is None:
             self.ahead.add(key)
@@ -226,7 +229,11 @@ class DaskSession(Session):
         if time.monotonic() - self.workers_read[0] > WORKERS_SECONDS or not self.workers_read[1]:
             info = self.client.scheduler_info()["workers"]
             self.workers_read[:] = [time.monotonic(), {w: i["nthreads"] for w, i in info.items()}]
+            self.pool.gpus = _gpus.gpu_workers(info)
         return self.workers_read[1]
+
+    def _stage_of(self, task: Pooled) -> str:
+        return self.nodes[task.node].stage if task.node is not None else task.payload[0].stage
 
     def _dispatch(self) -> None:
         if not self._workers() and not self.watch:
@@ -234,10 +241,16 @@ class DaskSession(Session):
         for task, worker, args in self.pool.take(self._workers()):
             paths = tuple(a.path if isinstance(a, Part) else None for a in args)
             args = [a.bundle.future if isinstance(a, Part) else a for a in args]
+            resources = None
+            if task.gpu and self.pool.gpus:  # never a resource no worker has (_gpus)
+                resources = {"GPU": 1}
+            elif task.gpu and not self.warned_gpu:
+                self.warned_gpu = True
+                _gpus.warn_no_gpu(self._stage_of(task), "no worker of the cluster has a GPU resource")
             fut = self.client.submit(_ops.reported, self.topic, task.name, task.fn, task.payload,
                                      paths, *args, key=task.name, pure=False,
                                      priority=task.priority, workers=[worker],
-                                     allow_other_workers=True)
+                                     allow_other_workers=True, resources=resources)
             self.watch[fut] = task
             self.ac.add(fut)
 
@@ -270,7 +283,7 @@ class DaskSession(Session):
             if task.inner:
                 bundle = Bundle(fut, task.worker, self.runner._extract)
                 held = Part(bundle, ())
-            admitted = self._finish(key, value[0], value[1], held)
+            admitted = self._finish(key, value[0], value[1], held, value[4])
             if bundle is not None:
                 bundle.offered(key, (), admitted)
         if key in self.ahead:
@@ -284,9 +297,10 @@ class DaskSession(Session):
         if task.inner:
             self._inner_done(task.inner, fut, bundle, (), error, None if failed else value[3])
 
-    def _finish(self, key: str, seconds: float, nbytes: int, held: Any) -> bool:
+    def _finish(self, key: str, seconds: float, nbytes: int, held: Any,
+                info: dict | None = None) -> bool:
         self.shaper.costs.add(self.nodes[key].task, seconds)  # what sizes the tasks to come
-        return super()._finish(key, seconds, nbytes, held)
+        return super()._finish(key, seconds, nbytes, held, info)
 
     def _inner_done(self, absorbed: list[Absorbed], fut: Any, bundle: Bundle | None,
                     path: tuple[int, ...], error: str | None, values: Any) -> None:
@@ -308,7 +322,7 @@ class DaskSession(Session):
                 self._inner_done(a.inner, fut, bundle, here, out, None)
                 continue
             assert bundle is not None
-            admitted = self._finish(a.key, out[0], out[1], Part(bundle, here))
+            admitted = self._finish(a.key, out[0], out[1], Part(bundle, here), out[4])
             bundle.offered(a.key, here, admitted)
             self._leaves_done(a.leaves or [], None, out[2])
             self._inner_done(a.inner, fut, bundle, here, None, out[3])
@@ -323,6 +337,6 @@ class DaskSession(Session):
                 if value is not None:
                     self.trace.mark("fail", self.requests[i].leaf, r, error=out)
             else:
-                seconds, result = out
+                seconds, result, info = out
                 self.ready.append((i, result))
-                self._finish(self.requests[i].leaf, seconds, 0, None)
+                self._finish(self.requests[i].leaf, seconds, 0, None, info)

@@ -20,8 +20,10 @@ their parents, mostly before anything of theirs has been measured; and as a node
 the next requests below it are started while their estimate fits (:meth:`Shaper.pull`), so that
 its subtree is in the pool to be taken along. Large subtrees still spread over the workers.
 
-Each node in a task is still timed, traced, cached and failing on its own: its result is a part
-of the task's result (``_bundles``), and a leaf's failure or an inner child's is its own.
+A task is for a GPU worker or for a CPU one (``_dispatch``): it takes along only nodes that
+want the same kind. Each node in a task is still timed, traced, cached and failing on its own:
+its result is a part of the task's result (``_bundles``), and a leaf's failure or an inner
+child's is its own.
 """
 
 from __future__ import annotations
@@ -120,7 +122,7 @@ class Shaper:
             if k < n:
                 rest = s.pool.add(s._name(s.requests[task.info[k][0]].leaf), _ops.run_leaves,
                                   task.payload[k:], task.args, task.parents, 0, info=task.info[k:])
-                rest.seq = task.seq  # the siblings stay next in line
+                rest.seq, rest.gpu = task.seq, task.gpu  # the siblings stay next in line
                 task.payload, task.info = task.payload[:k], task.info[:k]
             return
         self.pull(task.node)
@@ -146,7 +148,7 @@ class Shaper:
         if plan.cost > budget:
             return None
         group = s.whole.get(key)
-        if group is not None and group in s.pool.tasks and (
+        if group is not None and group in s.pool.tasks and group.gpu == task.gpu and (
                 self.most(group.payload[0], len(group.payload)) >= len(group.payload)):
             cost = self.costs.mean(group.payload[0]) * len(group.payload)
             if root or plan.cost + cost <= budget:
@@ -157,7 +159,7 @@ class Shaper:
         frame = {key, *task.parents}
         for child in s.children[key] if s.limit > 1 else ():
             sub = s.node_tasks.get(child)
-            if (sub is None or sub not in s.pool.tasks or child in s.ahead
+            if (sub is None or sub not in s.pool.tasks or child in s.ahead or sub.gpu != task.gpu
                     or not frame.issuperset(sub.parents)):
                 continue
             inner = self.tree(sub, budget - plan.cost)

@@ -24,6 +24,8 @@ from sklearn.utils import _safe_indexing
 
 from dagreuse.cache import sizeof
 
+from . import neural
+
 __all__ = ["LEAVES", "Failed", "Fold", "NodeFailed", "Output", "Task", "part", "reported", "run",
            "run_leaves", "run_tree", "summary"]
 
@@ -71,6 +73,12 @@ class Task:
     fit_params: dict | None = None  # keyword arguments of its fit, for this fold's rows
     score_params: tuple | None = None  # a leaf's scorers' keyword arguments: (train, validation)
     callbacks: Any = None  # in-process only: a scikit-learn callback context for the leaf's fit
+    net: bool = False  # its operator is a torch stage (``neural``): set from the operator
+    gpu: bool = False  # ... that asks for a GPU
+
+    def __post_init__(self) -> None:
+        self.net = neural.is_net(self.operator)
+        self.gpu = self.net and neural.wants_gpu(self.operator)
 
 
 @dataclass
@@ -80,6 +88,7 @@ class Output:
     value: Any
     seconds: float
     nbytes: int
+    info: dict | None = None  # where a torch node ran: {"device": ...}
     leaves: list | None = None  # what run_tree's leaves returned
     parts: list | None = None  # run_tree's inner children: each an Output or its error text
 
@@ -109,6 +118,9 @@ def _transform(task: Task, fold: Fold) -> Fold:
     if task.kind == "function":
         params = task.params or {}
         return Fold(op(fold.X_train, **params), fold.y_train, op(fold.X_val, **params), fold.y_val)
+    if task.net:
+        op = neural.fit(op, fold.X_train, fold.y_train, **(task.fit_params or {}))
+        return Fold(op.transform(fold.X_train), fold.y_train, op.transform(fold.X_val), fold.y_val)
     op = clone(op)  # the DAG's operator stays unfitted: threads and the oracle share it
     Xt = op.fit_transform(fold.X_train, fold.y_train, **(task.fit_params or {}))
     return Fold(Xt, fold.y_train, op.transform(fold.X_val), fold.y_val)
@@ -116,7 +128,9 @@ def _transform(task: Task, fold: Fold) -> Fold:
 
 def _leaf(task: Task, fold: Fold) -> dict[str, Any]:
     t0 = time.perf_counter()
-    if task.resource is None:
+    if task.resource is None and task.net:
+        est = neural.fit(task.operator, fold.X_train, fold.y_train, **(task.fit_params or {}))
+    elif task.resource is None:
         est = clone(task.operator)
         params = task.fit_params or {}
         with (task.callbacks.propagate_callback_context(est) if task.callbacks is not None
@@ -189,7 +203,8 @@ def run(task: Task, *parents: Any) -> Output:
         elif task.kind == "checkpoint":
             value = _checkpoint(task, parents)
         elif task.kind == "score":  # parents: [the checkpoint of this level, the data]
-            value = _scores(task, parent.value, parents[1].value, parent.seconds)
+            model = task.resource.model(task.operator, parent.value)
+            value = _scores(task, model, parents[1].value, parent.seconds)
         else:
             value = _transform(task, parent.value)
     except Exception as exc:
@@ -197,7 +212,8 @@ def run(task: Task, *parents: Any) -> Output:
             f"stage {task.stage!r} ({task.label}) failed: {type(exc).__name__}: {exc}"
         ) from exc
     seconds = time.perf_counter() - t0
-    return Output(value, seconds, sizeof(value) if task.kind not in LEAVES else 0)
+    info = {"device": neural.device(task.operator)} if task.net else None
+    return Output(value, seconds, sizeof(value) if task.kind not in LEAVES else 0, info)
 
 
 def run_leaves(tasks: list[Task], *parents: Any) -> list[Output | NodeFailed]:
@@ -244,22 +260,21 @@ def part(out: Output, path: tuple[int, ...]) -> Output:
         out = out.parts[i]
         if isinstance(out, str):
             raise NodeFailed(out)
-    return Output(out.value, out.seconds, out.nbytes)
+    return Output(out.value, out.seconds, out.nbytes, out.info)
 
 
 def summary(result: Output | list[Output | NodeFailed] | Failed) -> Any:
-    """The small part of a task's result the client needs, as plain data: ``[seconds, nbytes]``
-    of a node (from :func:`run_tree` also its leaves' summary and each part's, or its error
-    text); for a group of leaves, ``[seconds, value]`` or the error text of each; for a
-    :class:`Failed` task, ``{"error": text}``."""
+    """The small part of a task's result the client needs, as plain data: ``[seconds, nbytes,
+    leaves, parts, info]`` of a node (from :func:`run_tree` its leaves' summary and each
+    part's or its error text, else None and []); for a group of leaves, ``[seconds, value,
+    info]`` or the error text of each; for a :class:`Failed` task, ``{"error": text}``."""
     if isinstance(result, Failed):
         return {"error": result.text}
     if isinstance(result, Output):
-        if result.leaves is not None:
-            parts = [p if isinstance(p, str) else summary(p) for p in result.parts or ()]
-            return [result.seconds, result.nbytes, summary(result.leaves), parts]
-        return [result.seconds, result.nbytes]
-    return [str(r) if isinstance(r, NodeFailed) else [r.seconds, r.value] for r in result]
+        leaves = None if result.leaves is None else summary(result.leaves)
+        parts = [p if isinstance(p, str) else summary(p) for p in result.parts or ()]
+        return [result.seconds, result.nbytes, leaves, parts, result.info]
+    return [str(r) if isinstance(r, NodeFailed) else [r.seconds, r.value, r.info] for r in result]
 
 
 def reported(topic: str, name: str, fn: Any, payload: Any, paths: tuple, *args: Any) -> Any:

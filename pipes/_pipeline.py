@@ -43,6 +43,15 @@ def _kind(op: Any) -> str:
     return "invalid"
 
 
+def _virtual(op: Any, param: str) -> bool:
+    """A skorch net's ``module__hidden``-style parameter, which it takes for any name below one
+    of its module, criterion, optimizer or ``prefixes_`` (its iterators', callbacks', ...)."""
+    prefixes = getattr(op, "prefixes_", None)
+    if not isinstance(prefixes, list | tuple):
+        return False
+    return any(param.startswith(f"{p}__") for p in ("module", "criterion", "optimizer", *prefixes))
+
+
 def _label_of(op: Any) -> str:
     kind = _kind(op)
     if kind == "passthrough":
@@ -202,7 +211,7 @@ class Pipeline:
         alt = Alternative(label, op, kind, stage=stage)
         valid = alt.valid_params
         for param, dim in space_.items():
-            if valid is not None and param not in valid:
+            if valid is not None and param not in valid and not _virtual(op, param):
                 raise ValueError(
                     f"Unknown parameter {param!r} for {where} ({_label_of(op)}). "
                     f"Allowed: {', '.join(sorted(valid)) or 'none'}."
@@ -265,7 +274,7 @@ class Pipeline:
                 )
             valid = alt.valid_params
             for p in params:
-                if valid is not None and p not in valid:
+                if valid is not None and p not in valid and not _virtual(alt.operator, p):
                     raise ValueError(
                         f"Unknown parameter {p!r} for stage {stage.name!r} ({label}). "
                         f"Allowed: {', '.join(sorted(valid)) or 'none'}."

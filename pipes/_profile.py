@@ -19,6 +19,7 @@ below its level, so its path cost is what training to that level from scratch co
 per-stage table has one row per resource level of the leaf stage (``clf@1/16``), and
 :attr:`Profile.rungs` one per level: training units spent and what the independent evaluation
 would train, checkpoint hits (promotions that resumed from a cached model) and prefix hits.
+Torch nodes record the device they ran on: ``gpu_seconds`` are those that ran on CUDA.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ class Profile:
             [trace.seconds(k) for k in unique if not trace.nodes[k]["leaf"]]
             + [trace.seconds(path[-1]) for _, path in paths])
         self.spent_seconds = math.fsum(e["seconds"] for e in computes)
+        #: compute seconds on GPUs (torch nodes that ran on CUDA); the rest ran on CPU
+        self.gpu_seconds = math.fsum(e["seconds"] for e in computes if _on_gpu(e))
+        self.cpu_seconds = self.spent_seconds - self.gpu_seconds
+        #: the devices torch nodes ran on (empty when none ran)
+        self.devices = sorted({e["device"] for e in computes if "device" in e})
         self.wall_seconds = float(trace.meta.get("wall_seconds", 0.0))
         self.cache_stats = dict(trace.meta.get("cache_stats") or {})
         self.n_unique_nodes = len(unique)
@@ -68,6 +74,8 @@ class Profile:
                 if e["ev"] == "compute":
                     row["computed"] += 1
                     row["seconds"] += e["seconds"]
+                    if _on_gpu(e):
+                        row["gpu_seconds"] = row.get("gpu_seconds", 0.0) + e["seconds"]
                 else:
                     row["hits" if e["ev"] == "hit" else "shared"] += 1
         order = {s: i for i, s in enumerate(trace.meta.get("stages", []))}
@@ -125,8 +133,9 @@ class Profile:
     def to_dict(self) -> dict[str, Any]:
         keys = ("n_requests", "n_configs_evaluated", "n_unique_nodes", "n_computed",
                 "independent_seconds", "merged_seconds", "spent_seconds", "wall_seconds",
-                "speedup", "ideal_speedup", "working_set_bytes", "cache_stats", "stages", "rungs",
-                "units_trained", "independent_units", "checkpoint_hits")
+                "speedup", "ideal_speedup", "cpu_seconds", "gpu_seconds", "devices",
+                "working_set_bytes", "cache_stats", "stages", "rungs", "units_trained",
+                "independent_units", "checkpoint_hits")
         return {k: getattr(self, k) for k in keys}
 
     def __str__(self) -> str:
@@ -154,6 +163,8 @@ class Profile:
             f"compute seconds: spent {self.spent_seconds:.2f}, independent evaluation would spend "
             f"{self.independent_seconds:.2f}, every unique node once {self.merged_seconds:.2f}",
             f"speedup {self.speedup:.2f}x (ideal {self.ideal_speedup:.2f}x)   wall {self.wall_seconds:.2f} s",
+            *([f"torch nodes ran on {', '.join(self.devices)}: compute seconds on CPU "
+               f"{self.cpu_seconds:.2f}, on GPU {self.gpu_seconds:.2f}"] if self.devices else []),
             f"cache {self.trace.meta.get('policy', '?')}: capacity {cap_text}, "
             f"peak {c.get('peak_bytes', 0) / 1e6:.1f} MB, hits {c.get('hits', 0)}, "
             f"misses {c.get('misses', 0)}, evictions {c.get('evictions', 0)}",
@@ -208,6 +219,10 @@ def _rungs(trace: Trace) -> list[dict[str, Any]]:
             elif node.get("resource") is None and e["ev"] == "hit":
                 r["prefix_hits"] += 1
     return [rows[k] for k in sorted(rows)]
+
+
+def _on_gpu(event: dict[str, Any]) -> bool:
+    return str(event.get("device", "cpu")).startswith("cuda")
 
 
 def _ratio(a: float, b: float) -> float:

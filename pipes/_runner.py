@@ -21,7 +21,7 @@ from typing import Any
 
 from dagreuse.cache import COSTS, Cache, Policy, Trace, WReciprocal, require
 
-from . import _ops
+from . import _gpus, _ops
 from ._bundles import Bundle, Part
 from ._dag import DAG
 from ._granularity import Costs
@@ -78,6 +78,12 @@ class Runner:
     dashboard:
         Start the Dask dashboard with the local cluster (on a free port; it needs ``bokeh``)
         and print its link; with a given ``client``, print that cluster's link.
+    gpus:
+        GPU workers to start beside the local cluster's CPU workers: ``"auto"`` (default) one
+        single-threaded worker per visible CUDA device (none on a machine without), an int
+        for that many, ``0`` for none. With a given ``client`` the cluster's own GPU workers
+        (those with a ``GPU`` resource) are used. Torch stages whose ``device`` is ``"cuda"``
+        run on them; where there are none they run on CPU, with one warning (``_gpus``).
     """
 
     def __init__(
@@ -93,6 +99,7 @@ class Runner:
         cost: str = "own",
         known_future: bool = True,
         dashboard: bool = False,
+        gpus: int | str = "auto",
     ):
         if scheduler not in _SCHEDULERS:
             raise ValueError(
@@ -126,6 +133,11 @@ class Runner:
                 "The 'dashboard' parameter of Runner must be True or False, and False with "
                 f"scheduler='sync' (no cluster). Got {dashboard!r} instead."
             )
+        _gpus.check_gpus(gpus)
+        if gpus not in ("auto", 0) and (client is not None or scheduler == "sync"):
+            raise ValueError(
+                "The 'gpus' parameter of Runner starts GPU workers in the Runner's own local "
+                f"cluster, so it must be 'auto' or 0 with a client or scheduler='sync'. Got {gpus!r}.")
         if dashboard and client is None:
             require("bokeh", "The Dask dashboard")  # before any cluster starts
         self.scheduler = scheduler
@@ -138,6 +150,7 @@ class Runner:
         self.cost = cost
         self.known_future = bool(known_future)
         self.dashboard = dashboard
+        self.gpus = gpus
         self.client = client
         self._own_cluster = None
         self._held: contextlib.ExitStack | None = None  # BLAS limits, retained memory
@@ -169,6 +182,9 @@ class Runner:
             self._held = contextlib.ExitStack()
             self._own_cluster = self._local_cluster()
             self.client = Client(self._own_cluster, set_as_default=False)
+            devices = _gpus.devices_for(self.gpus)
+            if devices:
+                _gpus.add_gpu_workers(self._own_cluster, self.client, devices)
             # the processes are the Runner's: they keep freed memory for the next nodes
             self._held.enter_context(retain_freed_memory(self.client))
             if self.dashboard:

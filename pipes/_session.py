@@ -26,7 +26,7 @@ from typing import Any
 from dagreuse.cache import KnownFuture, Trace, resolve
 from dagreuse.cache._future import EXPECTED, PENDING
 
-from . import _ops
+from . import _gpus, _ops
 from ._dag import DAG, Node, Request
 
 __all__ = ["Session", "SyncSession"]
@@ -164,10 +164,11 @@ class Session:
                        leaf=lambda k: self.nodes[k].leaf, cache=self.cache, compute=compute,
                        mark=lambda ev, k: self.trace.mark(ev, k, req), root=root, live=live)
 
-    def _finish(self, key: str, seconds: float, nbytes: int, held: Any) -> bool:
-        """A node finished: record its cost and offer ``held`` (value or future) to the cache;
-        whether it was admitted."""
-        self.trace.computed(key, seconds, nbytes)
+    def _finish(self, key: str, seconds: float, nbytes: int, held: Any,
+                info: dict | None = None) -> bool:
+        """A node finished: record its cost (and ``info``: where a torch node ran) and offer
+        ``held`` (value or future) to the cache; whether it was admitted."""
+        self.trace.computed(key, seconds, nbytes, **(info or {}))
         if self.nodes[key].leaf:
             return False
         return self.cache.offer_computed(key, held, nbytes, seconds, self.trace.parents,
@@ -180,9 +181,17 @@ class SyncSession(Session):
     def __init__(self, runner: Any, trace: Trace):
         super().__init__(runner, trace)
         self._queue: collections.deque[int] = collections.deque()
+        self._warned = False  # about a GPU stage on a process without CUDA
 
     def _submitted(self, ids: list[int], dag: DAG) -> None:
         self._queue.extend(ids)
+        gpu = next((n.stage for n in dag.nodes.values() if n.task.gpu), None)
+        if gpu is not None and not self._warned:
+            from . import neural
+
+            if neural.device_of("cuda") == "cpu":
+                self._warned = True
+                _gpus.warn_no_gpu(gpu, "this process has no CUDA device")
 
     def wait(self) -> list[tuple[int, dict[str, Any]]]:
         if not self._queue:
@@ -197,7 +206,7 @@ class SyncSession(Session):
             except _ops.NodeFailed as exc:
                 self.trace.mark("fail", key, req, error=str(exc))
                 raise
-            self._finish(key, out.seconds, out.nbytes, out)
+            self._finish(key, out.seconds, out.nbytes, out, out.info)
             return out
 
         try:

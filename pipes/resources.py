@@ -17,6 +17,10 @@ training fold and shared by every level (thesis §4.4.2). One narrow interface, 
   unit is one step of the parameter (``n_estimators`` of forests and gradient boosting,
   ``max_iter`` of HistGradientBoosting): level ``r`` is a fit with the parameter at ``r``, from
   the parent's state with ``warm_start=True``.
+* :class:`Epochs` — the same for torch stages (skorch nets, or any ``neural.Trainable``): a
+  checkpoint holds the model's weights, its optimizer's state, its history and the random
+  generators' states, all on CPU, and a promotion trains the missing epochs from it
+  (``dagreuse.pipes.neural``). What the score leaf scores is the model restored from it.
 
 "From scratch at level r" — what an independent evaluation does, and what :meth:`Resource.fit`
 returns — is the same rule without a parent: ``r`` ``partial_fit`` passes on a fresh estimator
@@ -40,7 +44,7 @@ from sklearn.pipeline import Pipeline as SkPipeline
 from sklearn.utils import _safe_indexing
 from sklearn.utils.multiclass import type_of_target
 
-__all__ = ["Iterations", "Resource", "Samples", "fit_pipeline"]
+__all__ = ["Epochs", "Iterations", "Resource", "Samples", "fit_pipeline"]
 
 
 class Resource:
@@ -75,6 +79,10 @@ class Resource:
         """Train an unfitted ``estimator`` at ``level`` on ``(X, y)`` — or continue ``previous``,
         a model trained at ``previous_level`` — and return the fitted model (never in place)."""
         raise NotImplementedError
+
+    def model(self, estimator: Any, value: Any) -> Any:
+        """The fitted estimator that :meth:`fit` returned as ``value``, ready to score."""
+        return value
 
 
 def _number(value: Any) -> bool:
@@ -187,12 +195,7 @@ class Iterations(Resource):
             )
 
     def check_level(self, value: Any, name: str, owner: str) -> int:
-        if not _number(value) or value != int(value) or value < 1:
-            raise ValueError(
-                f"The {name!r} parameter of {owner} must be an int >= 1 (units of "
-                f"{self.param!r}) with Iterations. Got {value!r} instead."
-            )
-        return int(value)
+        return _units(value, name, owner, f"units of {self.param!r}) with Iterations")
 
     def default_max(self, estimator: Any) -> int:
         return self.check_level(estimator.get_params(deep=True)[self.param], "max_resource",
@@ -228,6 +231,70 @@ class Iterations(Resource):
 
     def __repr__(self) -> str:
         return f"Iterations({self.param!r})"
+
+
+class Epochs(Resource):
+    """Training epochs of a torch leaf — a skorch net or a ``neural.Trainable`` (module
+    docstring). ``seed`` seeds torch before a fresh model is made."""
+
+    checkpoints = True
+    integral = True
+
+    def __init__(self, seed: int = 0):
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f"The 'seed' parameter of Epochs must be an int. Got {seed!r} instead.")
+        self.seed = int(seed)
+
+    def check(self, estimator: Any, where: str) -> None:
+        from . import neural
+
+        if not neural.is_net(estimator):
+            raise TypeError(
+                f"Epochs() trains torch stages, and {where} ({type(estimator).__name__}) is not "
+                "one. Supported: skorch's NeuralNet, NeuralNetClassifier and NeuralNetRegressor, "
+                f"or an estimator with the methods {', '.join(neural.METHODS)} "
+                "(dagreuse.pipes.neural.Trainable); for scikit-learn estimators use "
+                "Iterations(param) or Samples()."
+            )
+
+    def check_level(self, value: Any, name: str, owner: str) -> int:
+        return _units(value, name, owner, "epochs) with Epochs")
+
+    def default_max(self, estimator: Any) -> int:
+        return self.check_level(getattr(estimator, "max_epochs", None), "max_resource",
+                                "Epochs (the leaf's own max_epochs)")
+
+    def describe(self) -> list:
+        return ["epochs", self.seed]
+
+    def units(self, level: int, previous: int | None, n_rows: int) -> int:
+        return level - (previous or 0)
+
+    def fit(self, estimator, X, y, level, previous=None, previous_level=None):
+        from . import neural
+
+        return neural.train(estimator, X, y, level, self.seed, previous)
+
+    def model(self, estimator: Any, value: Any) -> Any:
+        from . import neural
+
+        return neural.restore(estimator, value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Epochs) and other.seed == self.seed
+
+    def __hash__(self) -> int:
+        return hash(("epochs", self.seed))
+
+    def __repr__(self) -> str:
+        return f"Epochs(seed={self.seed})"
+
+
+def _units(value: Any, name: str, owner: str, what: str) -> int:
+    if not _number(value) or value != int(value) or value < 1:
+        raise ValueError(f"The {name!r} parameter of {owner} must be an int >= 1 ({what}. "
+                         f"Got {value!r} instead.")
+    return int(value)
 
 
 _ORDERS: collections.OrderedDict = collections.OrderedDict()  # (digest, seed, stratify) -> order
@@ -274,5 +341,5 @@ def fit_pipeline(pipeline: SkPipeline, X: Any, y: Any, resource: Resource | None
     prefix = SkPipeline(clone(pipeline).steps[:-1]) if len(pipeline.steps) > 1 else None
     Xt = prefix.fit_transform(X, y) if prefix is not None else X
     name, last = pipeline.steps[-1]
-    leaf = resource.fit(last, Xt, y, level)
+    leaf = resource.model(last, resource.fit(last, Xt, y, level))
     return SkPipeline([*(prefix.steps if prefix is not None else []), (name, leaf)])
