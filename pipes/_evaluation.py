@@ -118,8 +118,13 @@ def resolve_cv(cv: Any, X: Any, y: Any, classifier: bool, groups: Any = None) ->
 def resolve_scoring(scoring: Any, estimator: Any = None) -> dict[str, Callable]:
     """Scorers by name. ``None`` uses the final estimator's ``score``; a str is a scikit-learn
     scorer name; a callable ``scorer(estimator, X, y)``; a list or dict gives several."""
+    if scoring is None and not hasattr(estimator, "fit") and hasattr(estimator, "score"):
+        return {"score": _estimator_score}  # a neural.Trainable, which needs no fit
     if scoring is None:
-        return {"score": check_scoring(estimator)}
+        scorer = check_scoring(estimator)  # raises when the estimator has no score
+        # scikit-learn's passthrough scorer holds the estimator, which every leaf task would
+        # then carry to its worker (a whole pipeline, or a CUDA net that warns on arrival)
+        return {"score": _estimator_score if type(scorer).__name__ == "_PassthroughScorer" else scorer}
     if isinstance(scoring, str):
         return {"score": _get(scoring)}
     if callable(scoring):
@@ -132,6 +137,11 @@ def resolve_scoring(scoring: Any, estimator: Any = None) -> dict[str, Callable]:
         "The 'scoring' parameter must be None, a scikit-learn scorer name, a callable "
         f"scorer(estimator, X, y), or a non-empty list or dict of them. Got {scoring!r} instead."
     )
+
+
+def _estimator_score(estimator: Any, X: Any, y: Any = None, **kwargs: Any) -> float:
+    """The estimator's own ``score``: what ``scoring=None`` means."""
+    return estimator.score(X, y, **kwargs)
 
 
 def _get(name: str) -> Callable:

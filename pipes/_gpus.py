@@ -8,9 +8,12 @@ on device ``cpu``, with one warning (:func:`warn_no_gpu`).
 ``Runner(gpus=...)`` starts, beside the local cluster's CPU workers, one single-threaded worker
 process per GPU with ``resources={"GPU": 1}`` and ``CUDA_VISIBLE_DEVICES`` pinned to its device,
 as dask-cuda's ``LocalCUDACluster`` starts its workers; unlike it, they join the CPU workers'
-scheduler, so the prefix and the nets of one search are one cluster. On any other cluster,
+scheduler, so the prefix and the nets of one search are one cluster. That cluster does no work
+stealing: with it, Dask moved CPU nodes onto the GPU workers when their own worker was busy (the
+Runner balances the workers itself, ``_dispatch``). On any other cluster,
 start GPU workers with ``dask worker SCHEDULER --resources GPU=1 --nthreads 1`` (one per GPU,
-``CUDA_VISIBLE_DEVICES`` set for each).
+``CUDA_VISIBLE_DEVICES`` set for each), and turn stealing off to keep their thread for nets
+(``distributed.scheduler.work-stealing: False``).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ uses), its defaults and the values its closure holds, so two equal lambdas key a
 process and a closure over another value keys apart. The globals such a function reads are
 keyed by name, not value. A value that cannot be described as data (a ``RandomState`` whose
 state changes as it is used, an arbitrary object) is refused with an error naming the stage and
-parameter and saying what to pass instead.
+parameter and saying what to pass instead. A torch module instance (skorch takes one as well as
+a class) is keyed by its class, its structure and its weights' content.
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ def canonical(value: Any, where: str = "value") -> Any:
         if isinstance(value, types.FunctionType) and ("<lambda>" in path or "<locals>" in path):
             return _function(value, path, where)
         return {"callable": path}
+    if callable(getattr(value, "state_dict", None)) and callable(getattr(value, "named_parameters", None)):
+        return _torch_module(value)
     if isinstance(value, types.MethodType):
         return {"method": [canonical(value.__self__, where), value.__func__.__name__]}
     raise KeyingError(
@@ -114,6 +117,23 @@ def _code(code: types.CodeType, where: str) -> list:
               for c in code.co_consts]
     return [hashlib.sha256(code.co_code).hexdigest(), consts, list(code.co_names),
             list(code.co_varnames)]
+
+
+def _torch_module(module: Any) -> dict:
+    """A torch module *instance* (a skorch ``module=MLP()``): its class, its structure as torch
+    prints it, and its weights' content — the same for two equal modules in any process."""
+    import torch
+
+    digest = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        digest.update(name.encode())
+        if type(tensor).__name__.startswith("Uninitialized"):  # a lazy module's, before use
+            digest.update(b"uninitialized")
+        elif hasattr(tensor, "detach"):
+            digest.update(str(tensor.dtype).encode() + str(tuple(tensor.shape)).encode())
+            raw = tensor.detach().cpu().contiguous().reshape(-1)
+            digest.update(raw.view(torch.uint8).numpy().tobytes())  # any dtype, bfloat16 too
+    return {"torch_module": [_path(type(module)), repr(module), digest.hexdigest()]}
 
 
 def canonical_dict(items: dict[Any, Any]) -> dict:

@@ -80,6 +80,22 @@ class Task:
         self.net = neural.is_net(self.operator)
         self.gpu = self.net and neural.wants_gpu(self.operator)
 
+    def __getstate__(self) -> dict:
+        # an unfitted net travels as its class and parameters, as ``clone`` rebuilds it: a
+        # pickled skorch net warns and moves itself to CPU wherever CUDA is missing, and spools
+        # its (empty) CUDA state through a temporary file
+        state = self.__dict__.copy()
+        if self.net:
+            state["operator"] = ("__unfitted__", type(self.operator),
+                                 self.operator.get_params(deep=False))
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        op = state["operator"]
+        if isinstance(op, tuple) and len(op) == 3 and op[0] == "__unfitted__":
+            state["operator"] = op[1](**op[2])
+        self.__dict__.update(state)
+
 
 @dataclass
 class Output:
@@ -140,7 +156,8 @@ def _leaf(task: Task, fold: Fold) -> dict[str, Any]:
             else:
                 est.fit(fold.X_train, fold.y_train, **params)
     else:
-        est = task.resource.fit(task.operator, fold.X_train, fold.y_train, task.level)
+        est = task.resource.model(task.operator, task.resource.fit(
+            task.operator, fold.X_train, fold.y_train, task.level))
     return _scores(task, est, fold, time.perf_counter() - t0)
 
 
@@ -191,8 +208,19 @@ def _union(task: Task, parents: tuple[Output, ...]) -> Fold:
 
 def run(task: Task, *parents: Any) -> Output:
     r"""Compute one node from its parents' :class:`Output`\ s (the raw ``(X, y)`` for a split)."""
+    # a torch node computes alone in its process (timed once it may): torch's generators are
+    # global, and torch ops of two threads at once share its thread pool, which changed results
+    # in the last bits
+    with neural.LOCK if task.net else contextlib.nullcontext():
+        t0 = time.perf_counter()
+        value = _compute(task, parents)
+        seconds = time.perf_counter() - t0
+    info = {"device": neural.device(task.operator)} if task.net else None
+    return Output(value, seconds, sizeof(value) if task.kind not in LEAVES else 0, info)
+
+
+def _compute(task: Task, parents: tuple[Any, ...]) -> Any:
     parent = parents[0]
-    t0 = time.perf_counter()
     try:
         if task.kind == "union":
             value: Any = _union(task, parents)
@@ -211,9 +239,7 @@ def run(task: Task, *parents: Any) -> Output:
         raise NodeFailed(
             f"stage {task.stage!r} ({task.label}) failed: {type(exc).__name__}: {exc}"
         ) from exc
-    seconds = time.perf_counter() - t0
-    info = {"device": neural.device(task.operator)} if task.net else None
-    return Output(value, seconds, sizeof(value) if task.kind not in LEAVES else 0, info)
+    return value
 
 
 def run_leaves(tasks: list[Task], *parents: Any) -> list[Output | NodeFailed]:

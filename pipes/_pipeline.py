@@ -19,6 +19,7 @@ from typing import Any
 
 from sklearn.base import clone
 
+from . import neural
 from . import space as sp
 from ._keys import canonical, canonical_dict, canonical_estimator
 
@@ -34,7 +35,7 @@ def _kind(op: Any) -> str:
         return "passthrough"
     if isinstance(op, type):
         return "class"
-    if hasattr(op, "fit"):
+    if hasattr(op, "fit") or neural.is_net(op):  # a Trainable needs no fit of its own
         if hasattr(op, "transform") or hasattr(op, "fit_transform"):
             return "transformer"
         return "estimator"

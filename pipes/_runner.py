@@ -153,6 +153,7 @@ class Runner:
         self.gpus = gpus
         self.client = client
         self._own_cluster = None
+        self._devices: list[str] = []  # the CUDA devices of the GPU workers it started
         self._held: contextlib.ExitStack | None = None  # BLAS limits, retained memory
         self._costs = Costs()  # measured node seconds by stage and level, across sessions
         self._cache: Cache | None = None
@@ -180,11 +181,11 @@ class Runner:
             from distributed import Client
 
             self._held = contextlib.ExitStack()
+            self._devices = _gpus.devices_for(self.gpus)
             self._own_cluster = self._local_cluster()
             self.client = Client(self._own_cluster, set_as_default=False)
-            devices = _gpus.devices_for(self.gpus)
-            if devices:
-                _gpus.add_gpu_workers(self._own_cluster, self.client, devices)
+            if self._devices:
+                _gpus.add_gpu_workers(self._own_cluster, self.client, self._devices)
             # the processes are the Runner's: they keep freed memory for the next nodes
             self._held.enter_context(retain_freed_memory(self.client))
             if self.dashboard:
@@ -253,7 +254,9 @@ class Runner:
         # no statistical profiler in the workers (it feeds the dashboard, which this cluster
         # does not start): it samples every task thread's stack every 10 ms, which slowed
         # scikit-learn's small Python-heavy nodes by 10-20% (bench/NOTES.md)
-        with dask.config.set({"distributed.worker.profile.enabled": False}):
+        # nor work stealing beside GPU workers: it moved CPU nodes onto them (_gpus)
+        with dask.config.set({"distributed.worker.profile.enabled": False,
+                              "distributed.scheduler.work-stealing": not self._devices}):
             return LocalCluster(n_workers=n, threads_per_worker=threads, processes=processes,
                                 dashboard_address=":0" if self.dashboard else None,
                                 silence_logs=logging.ERROR)

@@ -12,8 +12,9 @@ What dagreuse adds around it, so that a checkpoint resumes exactly:
 * **Seeds.** torch's global generator is seeded (``Epochs(seed=)``, 0 otherwise) just before a
   fresh model is made, and its state and numpy's are part of every checkpoint: 4 epochs, a
   checkpoint and 12 more equal 16 in one go (weights and scores), dropout and shuffling included.
-  Those generators are process-global, so torch training holds one lock per process: nets train
-  one at a time in a worker (a GPU worker has one thread anyway; torch uses the cores itself).
+  Those generators are process-global, so a torch node holds one lock per process (:data:`LOCK`):
+  nets train and score one at a time in a worker (a GPU worker has one thread anyway; torch
+  uses the cores itself), and give the same results in any executor.
 * **Devices.** A stage whose ``device`` is ``"cuda..."`` runs on CUDA where the process has it and
   on CPU otherwise (:func:`device`); results and checkpoints are always on CPU, so they can be
   cached, sized and sent to any worker. A net's data goes to the device once per task, as
@@ -27,6 +28,7 @@ until a net is trained, so the rest of dagreuse runs without them.
 
 from __future__ import annotations
 
+import copy
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -52,7 +54,7 @@ __all__ = [
 
 #: The methods of :class:`Trainable`, by which an estimator is recognised as one.
 METHODS = ("begin", "train", "state", "restore")
-_LOCK = threading.RLock()  # torch's and numpy's global generators (module docstring)
+LOCK = threading.RLock()  # torch's and numpy's global generators (module docstring)
 
 
 @runtime_checkable
@@ -245,8 +247,8 @@ def train(operator: Any, X: Any, y: Any, epochs: int, seed: int = 0,
     """``operator`` trained to ``epochs``: from ``previous`` (a checkpoint at fewer epochs) or
     from a fresh model seeded with ``seed``; the result is on CPU."""
     trainer = _trainer(operator)
-    _train(trainer, device(operator), X, y, epochs, seed, previous)
-    with _LOCK:
+    with LOCK:  # the generators' states right after this training, not another thread's
+        _train(trainer, device(operator), X, y, epochs, seed, previous)
         return NetCheckpoint(trainer.state(), epochs, _generators())
 
 
@@ -262,9 +264,9 @@ def restore(operator: Any, checkpoint: NetCheckpoint) -> Any:
     """The trained estimator of ``checkpoint`` on this process's device, ready to score."""
     trainer = _trainer(operator)
     dev = device(operator)
-    with _LOCK:
+    with LOCK:
         try:
-            trainer.restore(checkpoint.state, device=dev)
+            trainer.restore(copy.deepcopy(checkpoint.state), device=dev)
         except Exception as exc:
             raise _oom(exc, dev) from exc
     return _estimator(trainer)
@@ -272,7 +274,7 @@ def restore(operator: Any, checkpoint: NetCheckpoint) -> Any:
 
 def _train(trainer: Any, dev: str, X: Any, y: Any, epochs: int, seed: int,
            previous: NetCheckpoint | None, fit_params: dict | None = None) -> None:
-    with _LOCK:
+    with LOCK:
         try:
             Xt, yt = _tensors(X, y, dev)
             if previous is None:
@@ -280,7 +282,8 @@ def _train(trainer: Any, dev: str, X: Any, y: Any, epochs: int, seed: int,
                 trainer.begin(Xt, yt, device=dev)
                 done = 0
             else:
-                trainer.restore(previous.state, device=dev)
+                # a copy: torch's optimizers keep the tensors they load, and train them in place
+                trainer.restore(copy.deepcopy(previous.state), device=dev)
                 _set_generators(previous.rng)
                 done = previous.epochs
             if epochs <= done:
