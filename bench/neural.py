@@ -141,7 +141,7 @@ def optuna_hyperband(configs, X, y, args):
     wall = time.perf_counter() - t0
     done = study.get_trials(states=[optuna.trial.TrialState.COMPLETE])
     timeline = [(t.datetime_complete.timestamp() - start, t.value) for t in done]
-    return summary("Optuna HyperbandPruner (n_jobs=2)", wall, timeline, sum(trained) / CV,
+    return summary("Optuna HyperbandPruner (n_jobs=2)", wall, timeline, sum(trained),
                    per_fold=True)
 
 

@@ -64,6 +64,10 @@ def _given(i, client):
         ns.update(StandardScaler=StandardScaler, RBFSampler=RBFSampler,
                   SGDClassifier=SGDClassifier)
         ns["X"], ns["y"] = _digits(150)
+    elif "skorch" in code:  # neural leaves: a module class the worker processes unpickle
+        pytest.importorskip("skorch")
+        ns["__name__"] = "readme_example"  # not importable there, so pickled by value
+        ns["X"], ns["y"] = _digits(300)
     elif "simulate" in code:  # replays a search's result
         ns["result"] = _small_result()
     elif "Client(" in code:  # the address of a cluster: here, the test's own
