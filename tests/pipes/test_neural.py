@@ -394,3 +394,39 @@ def test_gpu_workers_join_the_local_cluster_pinned_to_their_device():
         assert info[gpu]["nthreads"] == 1 and len(info) == 2
         env = client.run(lambda: os.environ.get("CUDA_VISIBLE_DEVICES"), workers=[gpu])
         assert env == {gpu: "3"}
+
+
+def test_the_oracle_warns_once_for_cuda_nets_without_cuda(digits):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    X, y = digits
+    with Runner(scheduler="sync") as runner, pytest.warns(RuntimeWarning, match="no CUDA") as seen:
+        result = run(_asha(_pipe(_net(device="cuda")), 3), X, y, cv=2, runner=runner)
+    assert len([w for w in seen if "asks for a GPU" in str(w.message)]) == 1
+    assert not result.errors()
+
+
+class NetTransformer(skorch.NeuralNetClassifier):
+    """A net as a transformer stage: its class probabilities are the features."""
+
+    def transform(self, X):
+        return self.predict_proba(X)
+
+
+def test_nets_in_scikit_learn_searchers_and_as_transformers(digits, tmp_path):
+    from sklearn.pipeline import Pipeline as SkPipeline
+
+    from dagreuse.search import GridSearchCV
+
+    X, y = digits
+    log = str(tmp_path / "epochs")
+    net = NetTransformer(MLP, criterion=nn.CrossEntropyLoss, optimizer=torch.optim.AdamW,
+                         batch_size=256, train_split=None, verbose=0, max_epochs=3,
+                         callbacks=[("log", EpochLog(log))], module__hidden=16)
+    pipe = SkPipeline([("scale", StandardScaler()), ("net", net),
+                       ("clf", LogisticRegression(max_iter=200))])
+    search = GridSearchCV(pipe, {"net__lr": [0.01, 0.03], "clf__C": [0.1, 1.0]}, cv=2).fit(X, y)
+    scores = search.cv_results_["mean_test_score"]
+    assert len(scores) == 4 and np.all(scores > 0.3)
+    # the two C values share each (lr, fold) net's training; then the refit's
+    assert sum(read_counts(log).values()) == 2 * 2 * 3 + 3
