@@ -87,3 +87,8 @@ def test_readme_example_runs(i, client, tmp_path, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence warnings of the examples' small fits
         exec(compile(BLOCKS[i], f"README.md block {i}", "exec"), ns)
+
+
+def test_readme_is_short():
+    """For users: the commands, a tour, a section per capability (issue 19: under 250 lines)."""
+    assert len(README.read_text().splitlines()) < 250
