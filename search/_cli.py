@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from dagreuse.cache import MissingDependency
 
@@ -90,16 +93,24 @@ def _profile(args: argparse.Namespace) -> int:
     if args.plot or args.html:
         from dagreuse.cache import plot_sweep
 
-        png = args.plot or (str(args.html) + ".png")
-        plot_sweep(rows, png, actual=actual,
-                   title=f"Speedup over independent evaluation ({n_requests} requests)")
-        print(f"\nplot written to {png}")
-        if args.html:
-            _write_html(args.html, args.trace, profile, rows, png)
+        with tempfile.TemporaryDirectory() as tmp:  # the page inlines its pictures
+            png = args.plot or os.path.join(tmp, "whatif.png")
+            plot_sweep(rows, png, actual=actual,
+                       title=f"Speedup over independent evaluation ({n_requests} requests)")
+            if args.plot:
+                print(f"\nplot written to {png}")
+            if args.html:
+                _write_html(args.html, args.trace, profile, rows, png, actual, tmp)
     return 0
 
 
-def _write_html(page: str, name: str, profile: object, rows: list[dict], png: str) -> None:
+_STYLE = ("<style>body{font-family:sans-serif;margin:2em;max-width:80em}table{border-collapse:"
+          "collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}"
+          "td.l{text-align:left}pre{background:#f6f6f6;padding:1em}</style>")
+
+
+def _write_html(page: str, name: str, profile: object, rows: list[dict], png: str,
+                actual: Any, tmp: str) -> None:
     """One self-contained page (images inlined): the per-stage profile, the merged DAG, the
     what-if plot and its table, and the trials when the trace holds them (``run`` saves them)."""
     import base64
@@ -108,24 +119,34 @@ def _write_html(page: str, name: str, profile: object, rows: list[dict], png: st
     def inline(path: str) -> str:
         return "data:image/png;base64," + base64.b64encode(pathlib.Path(path).read_bytes()).decode()
 
-    dag = f"{page}.dag.png"
+    dag = os.path.join(tmp, "dag.png")
     profile.draw(dag)
+    policies = list(dict.fromkeys(r["policy"] for r in rows))
+    by = {(r["policy"], r["capacity"]): r for r in rows}
     table = "\n".join(
-        f"<tr><td>{r['policy'].upper()}</td><td>{r['capacity'] / 1e6:.2f}</td>"
-        f"<td>{r['seconds']:.2f}</td><td>{r['speedup']:.2f}</td></tr>" for r in rows)
+        f"<tr><td>{cap / 1e6:.2f}</td>" + "".join(
+            f"<td>{by[p, cap]['seconds']:.2f} s ({by[p, cap]['speedup']:.2f}x)"
+            f"{' *' if actual == (p, cap) else ''}</td>" for p in policies) + "</tr>"
+        for cap in dict.fromkeys(r["capacity"] for r in rows))
     trials = profile.trace.meta.get("trials") or []
     cols = ["config_id", "resource", "rung", "mean_score", "status", "config"]
-    trial_rows = "\n".join("<tr>" + "".join(f"<td>{html.escape(str(t.get(c)))}</td>" for c in cols)
-                           + "</tr>" for t in trials)
-    trials_html = (f"<h2>Trials</h2><table border=1><tr>{''.join(f'<th>{c}</th>' for c in cols)}"
+    def cell(v: Any) -> str:
+        return f"{v:.4f}" if isinstance(v, float) else html.escape(str(v))
+
+    trial_rows = "\n".join("<tr>" + "".join(
+        f"<td{' class=l' if c == 'config' else ''}>{cell(t.get(c))}</td>" for c in cols)
+        + "</tr>" for t in trials)
+    trials_html = (f"<h2>Trials</h2><table><tr>{''.join(f'<th>{c}</th>' for c in cols)}"
                    f"</tr>{trial_rows}</table>") if trials else ""
     with open(page, "w") as f:
-        f.write(f"<!doctype html><meta charset=utf-8><title>dagreuse profile</title>"
+        f.write(f"<!doctype html><meta charset=utf-8><title>dagreuse profile</title>{_STYLE}"
                 f"<h1>{html.escape(str(name))}</h1><pre>{html.escape(str(profile))}</pre>"
                 f"<h2>The merged DAG</h2><img src='{inline(dag)}'>"
                 f"<h2>What if another cache?</h2><img src='{inline(png)}'>"
-                f"<table border=1><tr><th>policy</th><th>capacity (MB)</th>"
-                f"<th>compute s</th><th>speedup</th></tr>{table}</table>{trials_html}")
+                f"<p>Simulated compute seconds (speedup over independent evaluation); * marks this "
+                f"run's cache.</p><table><tr><th>capacity (MB)</th>"
+                f"{''.join(f'<th>{p.upper()}</th>' for p in policies)}</tr>{table}</table>"
+                f"{trials_html}")
     print(f"html written to {page}")
 
 

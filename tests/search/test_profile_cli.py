@@ -114,3 +114,4 @@ def test_report_is_one_self_contained_page_with_the_trials(saved_trace, tmp_path
     text = page.read_text()
     assert text.count("data:image/png;base64,") == 2 and "http" not in text
     assert "<h2>Trials</h2>" in text and text.count("<tr>") > len(result.trials)
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # its pictures are inlined only
