@@ -23,7 +23,8 @@ What dagreuse adds around it, so that a checkpoint resumes exactly:
   only, saying so.
 
 torch and skorch are optional (``pip install "dagreuse[torch]"``): this module imports neither
-until a net is trained, so the rest of dagreuse runs without them.
+until a net is trained, so the rest of dagreuse runs without them, and so does a Trainable that
+does not use torch (its generators are numpy's then).
 """
 
 from __future__ import annotations
@@ -141,11 +142,19 @@ def _tensor_bytes(obj: Any) -> int:
     return int(nbytes) if isinstance(nbytes, int) else 16
 
 
+def _torch() -> Any:
+    """torch, or None where it is not installed (a Trainable need not use torch)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
 def _cpu(obj: Any) -> Any:
     """``obj`` with every tensor in it detached, copied to CPU (nested dicts and lists)."""
-    import torch
-
-    if isinstance(obj, torch.Tensor):
+    torch = _torch()
+    if torch is not None and isinstance(obj, torch.Tensor):
         return obj.detach().to("cpu", copy=True)
     if isinstance(obj, dict):
         return type(obj)((k, _cpu(v)) for k, v in obj.items())
@@ -181,9 +190,8 @@ def device_of(requested: Any) -> str:
         return "cpu"
     if not requested.startswith("cuda"):
         return requested
-    import torch
-
-    return requested if torch.cuda.is_available() else "cpu"
+    torch = _torch()
+    return requested if torch is not None and torch.cuda.is_available() else "cpu"
 
 
 def _trainer(operator: Any) -> Any:
@@ -198,7 +206,9 @@ def _estimator(trainer: Any) -> Any:
 
 def _tensors(X: Any, y: Any, dev: str) -> tuple[Any, Any]:
     """Dense arrays as tensors on ``dev``, once per task (others as they are: skorch's own)."""
-    import torch
+    torch = _torch()
+    if torch is None:
+        return X, y
 
     def move(a: Any) -> Any:
         return torch.as_tensor(a, device=dev) if isinstance(a, np.ndarray) and a.dtype != object else a
@@ -207,35 +217,38 @@ def _tensors(X: Any, y: Any, dev: str) -> tuple[Any, Any]:
 
 
 def _generators() -> dict:
-    import torch
-
-    out = {"torch": torch.get_rng_state(), "numpy": np.random.get_state()}
+    torch = _torch()
+    out = {"numpy": np.random.get_state()}
+    if torch is None:
+        return out
+    out["torch"] = torch.get_rng_state()
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         out["cuda"] = torch.cuda.get_rng_state_all()
     return out
 
 
 def _set_generators(rng: dict) -> None:
-    import torch
-
-    torch.set_rng_state(rng["torch"])
     np.random.set_state(rng["numpy"])
+    torch = _torch()
+    if torch is None:
+        return
+    if "torch" in rng:
+        torch.set_rng_state(rng["torch"])
     if "cuda" in rng and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(rng["cuda"])
 
 
 def _seed(seed: int) -> None:
-    import torch
-
-    torch.manual_seed(seed)
     np.random.seed(seed)
+    torch = _torch()
+    if torch is not None:
+        torch.manual_seed(seed)
 
 
 def _oom(exc: BaseException, dev: str) -> BaseException:
     """A CUDA out-of-memory error as one that says so (and torch's cached blocks freed)."""
-    import torch
-
-    if isinstance(exc, torch.cuda.OutOfMemoryError):
+    torch = _torch()
+    if torch is not None and isinstance(exc, torch.cuda.OutOfMemoryError):
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
         return RuntimeError(f"CUDA out of memory on {dev}: {exc}")

@@ -365,11 +365,32 @@ def test_without_torch_the_rest_of_dagreuse_runs(tmp_path):
         "pipe = Pipeline([('clf', LogisticRegression(), {'C': space.choice([0.1, 1.0])})])\n"
         "with Runner(scheduler='sync') as r:\n"
         "    print(run(GridSearch(pipe), X, y, cv=2, runner=r).best_score > 0.5)\n"
+        "import numpy as np\n"
+        "from sklearn.base import BaseEstimator, ClassifierMixin\n"
+        "from dagreuse.search import SuccessiveHalving\n"
+        "class Softmax(ClassifierMixin, BaseEstimator):  # a Trainable without torch\n"
+        "    def __init__(self, lr=0.1, max_epochs=8):\n"
+        "        self.lr, self.max_epochs = lr, max_epochs\n"
+        "    def begin(self, X, y, *, device):\n"
+        "        self.classes_ = np.arange(3); self.W_ = np.random.normal(0, .01, (X.shape[1], 3))\n"
+        "    def train(self, X, y, epochs):\n"
+        "        for _ in range(epochs):\n"
+        "            P = np.exp(X @ self.W_); P /= P.sum(1, keepdims=True)\n"
+        "            self.W_ -= self.lr * X.T @ (P - np.eye(3)[y]) / len(X)\n"
+        "    def state(self): return {'W': self.W_}\n"
+        "    def restore(self, state, *, device): self.classes_, self.W_ = np.arange(3), state['W']\n"
+        "    def predict(self, X): return (X @ self.W_).argmax(1)\n"
+        "lrs = {'lr': space.choice([.01, .03, .1, .3])}\n"
+        "sha = SuccessiveHalving(GridSearch(Pipeline([('clf', Softmax(), lrs)])),\n"
+        "                        resource=resources.Epochs(), min_resource=2, max_resource=8, eta=2)\n"
+        "with Runner(scheduler='sync') as r:\n"
+        "    res = run(sha, X / 8, y, cv=2, runner=r)\n"
+        "print(not res.errors(), res.profile.units_trained < res.profile.independent_units)\n"
         "print('torch' in sys.modules, resources.Epochs())\n")
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["True", "False", "Epochs(seed=0)"]
+    assert out.stdout.split() == ["True", "True", "True", "False", "Epochs(seed=0)"]
 
 
 def test_a_runner_on_a_machine_without_gpu_starts_no_gpu_worker():
