@@ -130,6 +130,8 @@ class Alternative:
 class Stage:
     name: str
     alternatives: dict[str, Alternative]
+    prior: str | None = None  # the label a choice's prior names
+    confidence: float | None = None
 
     @property
     def single(self) -> Alternative | None:
@@ -184,6 +186,8 @@ class Pipeline:
             for label, alt in options.items():
                 alt_op, alt_space = _split(alt)
                 alts[label] = self._alternative(name, label, alt_op, alt_space, last)
+            if op.prior is not None:
+                return Stage(name, alts, list(options)[op.index(op.prior)], op.confidence)
         else:
             label = _label_of(op)
             alts = {label: self._alternative(name, label, op, param_space, last)}

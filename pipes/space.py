@@ -4,6 +4,12 @@ These only *declare* what may be searched; drawing values lives in ``dagreuse.se
 checked here, when the pipeline is written, so a malformed space fails before any work starts.
 
 ``randint(low, high)`` is half-open, ``low <= x < high``, like ``numpy`` and ``scipy.stats.randint``.
+
+**Priors.** Every dimension but ``constant`` takes ``prior=`` (an expert's guess of a good value)
+and ``confidence=`` (``"low"``, ``"medium"`` — the default with a prior — or ``"high"``: 0.25,
+0.5, 0.75; or a float in (0, 1)). What a prior means for sampling (``sampler="prior"`` of the
+searches) is decided in ``dagreuse.search._sampling``: a truncated normal around it for numbers,
+mass ``confidence`` on it for choices. A prior outside the range is an error here.
 """
 
 from __future__ import annotations
@@ -12,14 +18,41 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["Choice", "Constant", "Dimension", "LogUniform", "RandInt", "Uniform",
+__all__ = ["CONFIDENCE", "Choice", "Constant", "Dimension", "LogUniform", "RandInt", "Uniform",
            "choice", "constant", "loguniform", "randint", "uniform"]
 
 
+CONFIDENCE = {"low": 0.25, "medium": 0.5, "high": 0.75}
+
+
 class Dimension:
-    """Base of all space declarations."""
+    """Base of all space declarations; ``prior`` (None: none) and its ``confidence`` in (0, 1)."""
 
     finite = False
+    prior: Any = None
+    confidence: float | None = None
+
+    def _set_prior(self, prior: Any, confidence: Any, inside: bool, allowed: str) -> None:
+        name = type(self).__name__.lower()
+        if prior is None:
+            if confidence is not None:
+                raise ValueError(f"The 'confidence' parameter of {name} needs a prior. Got "
+                                 f"confidence={confidence!r} and no prior.")
+            return
+        if not inside:
+            raise ValueError(f"The 'prior' parameter of {self!r} must be {allowed}. Got {prior!r} "
+                             "instead.")
+        conf = "medium" if confidence is None else confidence
+        if isinstance(conf, str) and conf in CONFIDENCE:
+            conf = CONFIDENCE[conf]
+        elif isinstance(conf, bool) or not isinstance(conf, int | float) or not 0 < conf < 1:
+            raise ValueError(
+                f"The 'confidence' parameter of {name} must be 'low', 'medium', 'high' or a float "
+                f"in (0, 1). Got {confidence!r} instead.")
+        self.prior, self.confidence = prior, float(conf)
+
+    def _prior_text(self) -> str:
+        return "" if self.prior is None else f", prior={self.prior!r}, confidence={self.confidence!r}"
 
     def values(self) -> list[Any]:
         raise TypeError(f"{self!r} is continuous; it has no finite list of values.")
@@ -35,34 +68,41 @@ def _number(name: str, owner: str, value: Any) -> float:
     return value
 
 
+def _within(value: Any, low: float, high: float) -> bool:
+    return (not isinstance(value, bool) and isinstance(value, int | float)
+            and math.isfinite(value) and low <= value <= high)
+
+
 class Uniform(Dimension):
-    def __init__(self, low: float, high: float):
+    def __init__(self, low: float, high: float, prior: float | None = None, confidence: Any = None):
         self.low = _number("low", "uniform", low)
         self.high = _number("high", "uniform", high)
         if not low < high:
             raise ValueError(f"uniform needs low < high. Got low={low!r}, high={high!r} instead.")
+        self._set_prior(prior, confidence, _within(prior, low, high), f"a number in [{low}, {high}]")
 
     def __repr__(self) -> str:
-        return f"uniform({self.low!r}, {self.high!r})"
+        return f"uniform({self.low!r}, {self.high!r}{self._prior_text()})"
 
 
 class LogUniform(Dimension):
-    def __init__(self, low: float, high: float):
+    def __init__(self, low: float, high: float, prior: float | None = None, confidence: Any = None):
         self.low = _number("low", "loguniform", low)
         self.high = _number("high", "loguniform", high)
         if not 0 < low < high:
             raise ValueError(
                 f"loguniform needs 0 < low < high. Got low={low!r}, high={high!r} instead."
             )
+        self._set_prior(prior, confidence, _within(prior, low, high), f"a number in [{low}, {high}]")
 
     def __repr__(self) -> str:
-        return f"loguniform({self.low!r}, {self.high!r})"
+        return f"loguniform({self.low!r}, {self.high!r}{self._prior_text()})"
 
 
 class RandInt(Dimension):
     finite = True
 
-    def __init__(self, low: int, high: int):
+    def __init__(self, low: int, high: int, prior: int | None = None, confidence: Any = None):
         for name, v in (("low", low), ("high", high)):
             if isinstance(v, bool) or not isinstance(v, int):
                 raise TypeError(f"The {name!r} parameter of randint must be an int. Got {v!r} instead.")
@@ -71,6 +111,8 @@ class RandInt(Dimension):
                 f"randint needs low < high (high is excluded). Got low={low!r}, high={high!r} instead."
             )
         self.low, self.high = low, high
+        self._set_prior(prior, confidence, isinstance(prior, int) and _within(prior, low, high - 1),
+                        f"an int in {low}..{high - 1}")
 
     def values(self) -> list[int]:
         return list(range(self.low, self.high))
@@ -79,13 +121,16 @@ class RandInt(Dimension):
         return self.high - self.low
 
     def __repr__(self) -> str:
-        return f"randint({self.low!r}, {self.high!r})"
+        return f"randint({self.low!r}, {self.high!r}{self._prior_text()})"
 
 
 class Constant(Dimension):
     finite = True
 
-    def __init__(self, value: Any):
+    def __init__(self, value: Any, prior: Any = None, confidence: Any = None):
+        if prior is not None or confidence is not None:
+            raise ValueError(f"A constant takes no prior: constant({value!r}) has one value. Got "
+                             f"prior={prior!r}, confidence={confidence!r}.")
         self.value = value
 
     def values(self) -> list[Any]:
@@ -104,7 +149,8 @@ class Choice(Dimension):
 
     finite = True
 
-    def __init__(self, options: Mapping[str, Any] | Sequence[Any]):
+    def __init__(self, options: Mapping[str, Any] | Sequence[Any], prior: Any = None,
+                 confidence: Any = None):
         if isinstance(options, Mapping):
             if not options:
                 raise ValueError("choice needs at least one option. Got an empty dict instead.")
@@ -120,6 +166,14 @@ class Choice(Dimension):
             raise TypeError(
                 f"choice takes a list of values or a dict of labelled options. Got {options!r} instead."
             )
+        keys = list(self.options) if self.labelled else self.options
+        self._set_prior(prior, confidence, any(_same(prior, k) for k in keys),
+                        "one of its " + ("labels" if self.labelled else "values"))
+
+    def index(self, value: Any) -> int:
+        """The position of ``value`` (a label for labelled options) among the options."""
+        keys = list(self.options) if self.labelled else self.options
+        return next(i for i, k in enumerate(keys) if _same(value, k))
 
     @property
     def labelled(self) -> bool:
@@ -129,29 +183,39 @@ class Choice(Dimension):
         return list(self.options.values()) if self.labelled else list(self.options)
 
     def __repr__(self) -> str:
-        return f"choice({self.options!r})"
+        return f"choice({self.options!r}{self._prior_text()})"
 
 
-def choice(options: Mapping[str, Any] | Sequence[Any]) -> Choice:
-    """Choose one of ``options``: a list of values, or a dict of labelled operators/values."""
-    return Choice(options)
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except Exception:  # arrays and the like compare elementwise
+        return a is b
 
 
-def uniform(low: float, high: float) -> Uniform:
+def choice(options: Mapping[str, Any] | Sequence[Any], prior: Any = None,
+           confidence: Any = None) -> Choice:
+    """Choose one of ``options``: a list of values, or a dict of labelled operators/values
+    (``prior``: a value, or a label)."""
+    return Choice(options, prior, confidence)
+
+
+def uniform(low: float, high: float, prior: float | None = None, confidence: Any = None) -> Uniform:
     """A float drawn uniformly from ``[low, high]``."""
-    return Uniform(low, high)
+    return Uniform(low, high, prior, confidence)
 
 
-def loguniform(low: float, high: float) -> LogUniform:
+def loguniform(low: float, high: float, prior: float | None = None,
+               confidence: Any = None) -> LogUniform:
     """A float whose logarithm is uniform on ``[log low, log high]`` (``0 < low < high``)."""
-    return LogUniform(low, high)
+    return LogUniform(low, high, prior, confidence)
 
 
-def randint(low: int, high: int) -> RandInt:
+def randint(low: int, high: int, prior: int | None = None, confidence: Any = None) -> RandInt:
     """An int drawn uniformly from ``low, ..., high - 1``."""
-    return RandInt(low, high)
+    return RandInt(low, high, prior, confidence)
 
 
-def constant(value: Any) -> Constant:
-    """A fixed value (any plain value in a param space means the same)."""
-    return Constant(value)
+def constant(value: Any, prior: Any = None, confidence: Any = None) -> Constant:
+    """A fixed value (any plain value in a param space means the same); it takes no prior."""
+    return Constant(value, prior, confidence)

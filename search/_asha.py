@@ -16,6 +16,10 @@ shares give each bracket the same total resource (§3.5.1): ``n_s`` proportional
 default brackets 0, 1, 2 at ``eta = 4``, ``r = R/256``, split into whole configs by largest
 remainder (the thesis prints 70.5 / 22.1 / 7.1, which do not follow from its own formula).
 Defaults for users (§3.5.1): ``eta = 4``, ``min_resource = max_resource / 256``, brackets 0, 1, 2.
+
+With priors in the space, ``sampler="prior"`` draws each new bottom-rung config from them with
+probability ``prior_fraction`` (default 1), else uniformly; promotions are unchanged (ASHA with
+priors, ALGORITHMS.md §7).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from dagreuse.pipes import Pipeline
 from dagreuse.pipes.resources import Resource
 
 from ._base import BatchStrategy, Proposal
+from ._proposals import check_sampler
 from ._rungs import Entry, MultiFidelity, check_int, ranked, score_of
 
 __all__ = ["ASHA", "shares"]
@@ -83,9 +88,15 @@ class ASHA(MultiFidelity):
     def __init__(self, source: Pipeline | BatchStrategy, resource: Resource, *,
                  min_resource: Any = None, max_resource: Any = None, eta: int = 4,
                  brackets: Sequence[int] | None = None, seed: int | None = None,
-                 n_configs: int | None = None):
+                 n_configs: int | None = None, sampler: str = "uniform",
+                 prior_fraction: float | None = None):
         super().__init__(source, resource, min_resource, max_resource, eta, seed)
         owner = "ASHA"
+        check_sampler(owner, self.pipeline, sampler, prior_fraction)
+        if sampler != "uniform" and self.source is not None:
+            raise ValueError("The 'sampler' parameter of ASHA draws configs from a pipeline; with "
+                             f"a strategy as source, give it the sampler. Got {self.source!r}.")
+        self.sampler, self.prior_fraction = sampler, prior_fraction
         if n_configs is not None:
             n_configs = check_int(owner, "n_configs", n_configs, 1)
         levels = self._levels(self._default_min(4) if min_resource is None else min_resource)

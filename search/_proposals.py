@@ -14,7 +14,7 @@ from dagreuse.pipes import Config, Pipeline
 from ._base import BatchStrategy
 from ._sampling import distinct, enumerate_stage, sample_stage
 
-__all__ = ["GridSearch", "GriddedRandomSearch", "RandomSearch", "check_seed"]
+__all__ = ["SAMPLERS", "GridSearch", "GriddedRandomSearch", "RandomSearch", "check_sampler", "check_seed"]
 
 
 def check_seed(owner: str, seed: Any) -> None:
@@ -37,22 +37,57 @@ class GridSearch(BatchStrategy):
         return f"GridSearch({math.prod(len(v) for v in self._values)} configs)"
 
 
-class RandomSearch(BatchStrategy):
-    """``n`` configs, every stage drawn independently (duplicates possible; they merge)."""
+SAMPLERS = ("uniform", "prior")
 
-    def __init__(self, pipeline: Pipeline, n: int, seed: int | None = None):
+
+def check_sampler(owner: str, pipeline: Pipeline, sampler: Any, prior_fraction: Any) -> float:
+    """The fraction of configs drawn from the priors (0 for ``sampler="uniform"``), or a clear
+    error: an unknown sampler, a fraction outside [0, 1], priors asked of a space without any."""
+    if sampler not in SAMPLERS:
+        raise ValueError(f"The 'sampler' parameter of {owner} must be one of {SAMPLERS}. Got "
+                         f"{sampler!r} instead.")
+    if sampler == "uniform":
+        if prior_fraction is not None:
+            raise ValueError(f"The 'prior_fraction' parameter of {owner} needs sampler='prior'. "
+                             f"Got prior_fraction={prior_fraction!r} with sampler='uniform'.")
+        return 0.0
+    f = 1.0 if prior_fraction is None else prior_fraction
+    if isinstance(f, bool) or not isinstance(f, int | float) or not 0 <= f <= 1:
+        raise ValueError(f"The 'prior_fraction' parameter of {owner} must be a number in [0, 1]. "
+                         f"Got {prior_fraction!r} instead.")
+    if not any(st.prior is not None or any(d.prior is not None for d in alt.space.values())
+               for st in pipeline.stages for alt in st.alternatives.values()):
+        raise ValueError(f"{owner}(sampler='prior') needs a prior in the space: give one with "
+                         "space.uniform(..., prior=...) and the like. The space has none.")
+    return float(f)
+
+
+class RandomSearch(BatchStrategy):
+    """``n`` configs, every stage drawn independently (duplicates possible; they merge).
+
+    ``sampler="prior"`` draws each config from the space's priors with probability
+    ``prior_fraction`` (default 1), else uniformly (``_sampling`` says what a prior means)."""
+
+    def __init__(self, pipeline: Pipeline, n: int, seed: int | None = None, *,
+                 sampler: str = "uniform", prior_fraction: float | None = None):
         super().__init__(pipeline)
         if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
             raise ValueError(f"The 'n' parameter of RandomSearch must be an int >= 1. Got {n!r} instead.")
         check_seed("RandomSearch", seed)
-        self.n, self.seed = int(n), seed
+        self.fraction = check_sampler("RandomSearch", pipeline, sampler, prior_fraction)
+        self.n, self.seed, self.sampler = int(n), seed, sampler
 
     def configs(self) -> list[Config]:
         rng = np.random.default_rng(self.seed)
-        return [{s.name: sample_stage(s, rng) for s in self.pipeline.stages} for _ in range(self.n)]
+        out = []
+        for _ in range(self.n):
+            prior = self.sampler == "prior" and bool(rng.random() < self.fraction)
+            out.append({s.name: sample_stage(s, rng, prior) for s in self.pipeline.stages})
+        return out
 
     def __repr__(self) -> str:
-        return f"RandomSearch(n={self.n}, seed={self.seed})"
+        extra = "" if self.sampler == "uniform" else f", sampler='prior', prior_fraction={self.fraction}"
+        return f"RandomSearch(n={self.n}, seed={self.seed}{extra})"
 
 
 class GriddedRandomSearch(BatchStrategy):
@@ -62,10 +97,14 @@ class GriddedRandomSearch(BatchStrategy):
     ``branching[1]`` distinct random values; and so on. Children of different parents need not
     share values (unlike grid search), so coverage stays close to random search while the DAG has
     ``prod(branching)`` leaves and ``sum_i prod_{j<=i} branching[j]`` nodes per fold.
+    ``sampler="prior"`` draws the distinct values from the space's priors.
     """
 
-    def __init__(self, pipeline: Pipeline, branching: Sequence[int], seed: int | None = None):
+    def __init__(self, pipeline: Pipeline, branching: Sequence[int], seed: int | None = None, *,
+                 sampler: str = "uniform"):
         super().__init__(pipeline)
+        check_sampler("GriddedRandomSearch", pipeline, sampler, None)
+        self.sampler = sampler
         n_stages = len(pipeline.stages)
         ok = isinstance(branching, Sequence) and not isinstance(branching, str)
         if not ok or len(branching) != n_stages or not all(
@@ -87,7 +126,7 @@ class GriddedRandomSearch(BatchStrategy):
             if i == len(stages):
                 out.append(prefix)
                 return
-            for value in distinct(stages[i], self.branching[i], rng):
+            for value in distinct(stages[i], self.branching[i], rng, self.sampler == "prior"):
                 grow(i + 1, {**prefix, stages[i].name: value})
 
         grow(0, {})

@@ -102,6 +102,7 @@ class MultiFidelity(Strategy):
             )
         check_seed(owner, seed)
         self.resource, self.seed = resource, seed
+        self.sampler, self.prior_fraction = "uniform", None  # how configs are drawn (ASHA's)
         self.eta = check_int(owner, "eta", eta, 2)
         leaf = self.pipeline.stages[-1]
         for alt in leaf.alternatives.values():
@@ -139,7 +140,8 @@ class MultiFidelity(Strategy):
                     f"The 'n_configs' parameter of {owner} is needed to draw configs from a "
                     f"pipeline: {what}. Give n_configs, or a proposal strategy as first parameter."
                 )
-            return RandomSearch(self.pipeline, n, seed=self.seed).configs()
+            return RandomSearch(self.pipeline, n, seed=self.seed, sampler=self.sampler,
+                                prior_fraction=self.prior_fraction).configs()
         configs = self.source.configs()
         if n is not None and n > len(configs):
             raise ValueError(

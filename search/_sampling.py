@@ -19,7 +19,10 @@ from dagreuse.pipes._pipeline import Stage
 __all__ = ["distinct", "enumerate_stage", "sample_dimension", "sample_stage", "stage_size"]
 
 
-def sample_dimension(dim: space.Dimension, rng: np.random.Generator) -> Any:
+def sample_dimension(dim: space.Dimension, rng: np.random.Generator, prior: bool = False) -> Any:
+    """A value of ``dim``: uniform, or from its prior when ``prior`` and it has one (below)."""
+    if prior and dim.prior is not None:
+        return _from_prior(dim, rng)
     if isinstance(dim, space.Constant):
         return dim.value
     if isinstance(dim, space.Choice):
@@ -34,10 +37,50 @@ def sample_dimension(dim: space.Dimension, rng: np.random.Generator) -> Any:
     raise TypeError(f"Cannot sample from {dim!r}.")
 
 
-def sample_stage(stage: Stage, rng: np.random.Generator) -> tuple[str, dict[str, Any]]:
+def _from_prior(dim: space.Dimension, rng: np.random.Generator) -> Any:
+    """A draw from ``dim``'s prior (NePS's rule, ALGORITHMS.md §7): for a choice, the prior value
+    with probability ``confidence``, else one of the others uniformly; for a number, a normal at
+    the prior with standard deviation ``1 - confidence`` in the range normalised to [0, 1] (log
+    for loguniform), truncated to it. An int's range is its ``high - low`` equal bins, the prior
+    at the centre of its own (so that with no prior every int is as likely as with randint)."""
+    if isinstance(dim, space.Choice):
+        values = dim.values()
+        i = dim.index(dim.prior)
+        if len(values) == 1 or rng.random() < dim.confidence:
+            return values[i]
+        j = int(rng.integers(len(values) - 1))
+        return values[j + (j >= i)]
+    if isinstance(dim, space.RandInt):
+        n = dim.high - dim.low
+        u = _truncated_normal((dim.prior - dim.low + 0.5) / n, 1 - dim.confidence, rng)
+        return int(dim.low + min(int(u * n), n - 1))
+    log = isinstance(dim, space.LogUniform)
+    lo, hi, at = ((math.log(dim.low), math.log(dim.high), math.log(dim.prior)) if log
+                  else (dim.low, dim.high, dim.prior))
+    u = _truncated_normal((at - lo) / (hi - lo), 1 - dim.confidence, rng)
+    x = lo + u * (hi - lo)
+    return float(min(max(math.exp(x) if log else x, dim.low), dim.high))
+
+
+def _truncated_normal(mean: float, std: float, rng: np.random.Generator) -> float:
+    """A normal draw truncated to [0, 1], by inverting its CDF there (one uniform per draw)."""
+    from scipy.special import ndtr, ndtri
+
+    a, b = ndtr((0 - mean) / std), ndtr((1 - mean) / std)
+    return float(min(max(mean + std * ndtri(a + rng.random() * (b - a)), 0.0), 1.0))
+
+
+def sample_stage(stage: Stage, rng: np.random.Generator,
+                 prior: bool = False) -> tuple[str, dict[str, Any]]:
+    """A stage value: its alternative (from the stage's prior when ``prior`` and it has one),
+    then each parameter (:func:`sample_dimension`)."""
     labels = list(stage.alternatives)
-    alt = stage.alternatives[labels[int(rng.integers(len(labels)))]]
-    return alt.label, {p: sample_dimension(d, rng) for p, d in alt.space.items()}
+    if prior and stage.prior is not None:
+        label = sample_dimension(space.Choice(labels, stage.prior, stage.confidence), rng, True)
+    else:
+        label = labels[int(rng.integers(len(labels)))]
+    alt = stage.alternatives[label]
+    return alt.label, {p: sample_dimension(d, rng, prior) for p, d in alt.space.items()}
 
 
 def stage_size(stage: Stage) -> float:
@@ -66,22 +109,26 @@ def _key(value: tuple[str, dict[str, Any]]) -> str:
     return json.dumps(canonical(value), sort_keys=True)
 
 
-def distinct(stage: Stage, n: int, rng: np.random.Generator) -> list[tuple[str, dict[str, Any]]]:
-    """``n`` distinct stage values drawn at random (all of them, shuffled, when there are n)."""
+def distinct(stage: Stage, n: int, rng: np.random.Generator,
+             prior: bool = False) -> list[tuple[str, dict[str, Any]]]:
+    """``n`` distinct stage values drawn at random (all of them, shuffled, when there are n);
+    from the priors when ``prior``, topped up uniformly if they are too narrow to give ``n``."""
     size = stage_size(stage)
     if n > size:
         raise ValueError(
             f"The branching factor for stage {stage.name!r} must be at most its number of "
             f"distinct values ({int(size)}). Got {n} instead."
         )
-    if size <= 4 * n:
+    if size <= 4 * n and not prior:
         values = enumerate_stage(stage)
         order = rng.permutation(len(values))[:n]
         return [values[i] for i in order]
     seen: dict[str, tuple[str, dict[str, Any]]] = {}
-    for _ in range(1000 * n):
-        value = sample_stage(stage, rng)
+    for _ in range(1000 * n if size > 4 * n else 20 * n):
+        value = sample_stage(stage, rng, prior)
         seen.setdefault(_key(value), value)
         if len(seen) == n:
-            break
-    return list(seen.values())
+            return list(seen.values())
+    values = enumerate_stage(stage)  # finite here: a continuous stage is never short
+    rest = [values[i] for i in rng.permutation(len(values)) if _key(values[i]) not in seen]
+    return [*seen.values(), *rest][:n]

@@ -33,6 +33,10 @@ def sgd():
     return Pipeline([("clf", SGDClassifier(), {"alpha": space.loguniform(1e-6, 1e-1)})])
 
 
+def sgd_prior():
+    return Pipeline([("clf", SGDClassifier(), {"alpha": space.loguniform(1e-6, 1e-1, prior=1e-3)})])
+
+
 ITER = resources.Iterations("max_iter")
 STRATEGIES = {
     "grid": lambda seed: GridSearch(grid_pipe()),
@@ -45,6 +49,10 @@ STRATEGIES = {
     "hyperband": lambda seed: Hyperband(sgd(), ITER, max_resource=27, eta=3, seed=seed),
     "asha": lambda seed: ASHA(sgd(), ITER, min_resource=1, max_resource=64, eta=4, n_configs=40,
                               seed=seed),
+    "random-prior": lambda seed: RandomSearch(sgd_prior(), n=5, seed=seed, sampler="prior"),
+    "gridded-prior": lambda seed: GriddedRandomSearch(sgd_prior(), [4], seed=seed, sampler="prior"),
+    "asha-prior": lambda seed: ASHA(sgd_prior(), ITER, min_resource=1, max_resource=64, eta=4,
+                                    n_configs=40, seed=seed, sampler="prior", prior_fraction=0.8),
 }
 
 
