@@ -4,11 +4,13 @@ Layering: ``search`` may import ``dagreuse.pipes`` and ``dagreuse.cache``; neith
 A strategy has one narrow interface (``ask``/``tell``/``finished``) and never holds the Runner;
 :func:`run` drives it. Batch strategies (grid, random, gridded random) propose configs; the
 multi-fidelity ones (successive halving, Hyperband, ASHA) also resource levels, drawing their
-configs from a pipeline or from any batch strategy.
+configs from a pipeline or from any batch strategy; DEHB evolves its configs by differential
+evolution across Hyperband's brackets.
 """
 
 from ._asha import ASHA
 from ._base import BatchStrategy, Proposal, Strategy
+from ._dehb import DEHB
 from ._driver import Result, run
 from ._halving import Hyperband, SuccessiveHalving
 from ._proposals import GriddedRandomSearch, GridSearch, RandomSearch
@@ -17,6 +19,7 @@ from ._sklearn_halving import HalvingGridSearchCV, HalvingRandomSearchCV
 
 __all__ = [
     "ASHA",
+    "DEHB",
     "BatchStrategy",
     "GridSearch",
     "GridSearchCV",

@@ -11,6 +11,7 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 from dagreuse.pipes import Pipeline, resources, space
 from dagreuse.search import (
     ASHA,
+    DEHB,
     GriddedRandomSearch,
     GridSearch,
     Hyperband,
@@ -51,6 +52,8 @@ STRATEGIES = {
                               seed=seed),
     "random-prior": lambda seed: RandomSearch(sgd_prior(), n=5, seed=seed, sampler="prior"),
     "gridded-prior": lambda seed: GriddedRandomSearch(sgd_prior(), [4], seed=seed, sampler="prior"),
+    "dehb": lambda seed: DEHB(sgd(), ITER, min_resource=3, max_resource=27, eta=3, seed=seed,
+                              n_iterations=2, bracket_sizes="floor"),
     "asha-prior": lambda seed: ASHA(sgd_prior(), ITER, min_resource=1, max_resource=64, eta=4,
                                     n_configs=40, seed=seed, sampler="prior", prior_fraction=0.8),
 }
