@@ -140,9 +140,13 @@ class ASHA(MultiFidelity):
         if not open_:
             return None
         b = min(open_, key=lambda b: b.started / b.cap)
-        member, self._next = self._next, self._next + 1
         b.started += 1
-        return self._proposal(b, member, 0)
+        return self._proposal(b, self._start_config(b), 0)
+
+    def _start_config(self, bracket: _Bracket) -> int:
+        """The next config to start at ``bracket``'s bottom rung (PriorBand draws it now)."""
+        member, self._next = self._next, self._next + 1
+        return member
 
     def _proposal(self, b: _Bracket, member: int, rung: int) -> Proposal:
         job, self._handed = self._handed, self._handed + 1

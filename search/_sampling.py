@@ -16,7 +16,8 @@ import numpy as np
 from dagreuse.pipes import canonical, space
 from dagreuse.pipes._pipeline import Stage
 
-__all__ = ["distinct", "enumerate_stage", "sample_dimension", "sample_stage", "stage_size"]
+__all__ = ["density", "distinct", "enumerate_stage", "perturb", "sample_dimension", "sample_stage",
+           "stage_size"]
 
 
 def sample_dimension(dim: space.Dimension, rng: np.random.Generator, prior: bool = False) -> Any:
@@ -60,6 +61,61 @@ def _from_prior(dim: space.Dimension, rng: np.random.Generator) -> Any:
     u = _truncated_normal((at - lo) / (hi - lo), 1 - dim.confidence, rng)
     x = lo + u * (hi - lo)
     return float(min(max(math.exp(x) if log else x, dim.low), dim.high))
+
+
+def _unit(dim: space.Dimension, value: Any) -> float:
+    """``value`` of a numeric ``dim`` in its range normalised to [0, 1] (log for loguniform; an
+    int at the centre of its bin), as :func:`_from_prior` places a prior."""
+    if isinstance(dim, space.RandInt):
+        return (value - dim.low + 0.5) / (dim.high - dim.low)
+    if isinstance(dim, space.LogUniform):
+        return math.log(value / dim.low) / math.log(dim.high / dim.low)
+    return (value - dim.low) / (dim.high - dim.low)
+
+
+def density(dim: space.Dimension, value: Any, center: Any, confidence: float) -> float:
+    """The density at ``value`` of the prior rule centred at ``center`` with ``confidence`` (in
+    the normalised range for numbers; a probability for choices)."""
+    if isinstance(dim, space.Constant):
+        return 1.0
+    if isinstance(dim, space.Choice):
+        k = len(dim.values())
+        return 1.0 if k == 1 else (confidence if value == center else (1 - confidence) / (k - 1))
+    from scipy.stats import truncnorm
+
+    mean, std = _unit(dim, center), 1 - confidence
+    return float(truncnorm.pdf(_unit(dim, value), -mean / std, (1 - mean) / std, mean, std))
+
+
+def perturb(stage: Stage, value: tuple[str, dict[str, Any]], rng: np.random.Generator,
+            rate: float = 0.5, std: float = 0.25) -> tuple[str, dict[str, Any]]:
+    """A neighbour of a stage value (PriorBand's incumbent sampling): each parameter changed with
+    probability ``rate`` — a number by a normal step of ``std`` in its normalised range (truncated
+    to it), a choice resampled uniformly; the alternative itself likewise (its parameters then
+    drawn uniformly)."""
+    label, params = value
+    labels = list(stage.alternatives)
+    if len(labels) > 1 and rng.random() < rate:
+        new = labels[int(rng.integers(len(labels)))]
+        if new != label:
+            return sample_stage(space_stage(stage, new), rng)
+    alt = stage.alternatives[label]
+    out = {}
+    for p, dim in alt.space.items():
+        v = params[p]
+        if isinstance(dim, space.Constant) or rng.random() >= rate:
+            out[p] = v
+        elif isinstance(dim, space.Choice):
+            out[p] = sample_dimension(dim, rng)
+        else:
+            near = type(dim)(dim.low, dim.high, prior=v, confidence=1 - std)
+            out[p] = _from_prior(near, rng)
+    return label, out
+
+
+def space_stage(stage: Stage, label: str) -> Stage:
+    """``stage`` restricted to its alternative ``label``."""
+    return Stage(stage.name, {label: stage.alternatives[label]})
 
 
 def _truncated_normal(mean: float, std: float, rng: np.random.Generator) -> float:

@@ -15,6 +15,7 @@ from dagreuse.search import (
     GriddedRandomSearch,
     GridSearch,
     Hyperband,
+    PriorBand,
     RandomSearch,
     Strategy,
     SuccessiveHalving,
@@ -54,6 +55,9 @@ STRATEGIES = {
     "gridded-prior": lambda seed: GriddedRandomSearch(sgd_prior(), [4], seed=seed, sampler="prior"),
     "dehb": lambda seed: DEHB(sgd(), ITER, min_resource=3, max_resource=27, eta=3, seed=seed,
                               n_iterations=2, bracket_sizes="floor"),
+    "priorband": lambda seed: PriorBand(sgd_prior(), ITER, max_resource=27, eta=3, seed=seed),
+    "priorband-asha": lambda seed: PriorBand(sgd_prior(), ITER, max_resource=27, eta=3, seed=seed,
+                                             base="asha", n_configs=30),
     "asha-prior": lambda seed: ASHA(sgd_prior(), ITER, min_resource=1, max_resource=64, eta=4,
                                     n_configs=40, seed=seed, sampler="prior", prior_fraction=0.8),
 }
