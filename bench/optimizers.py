@@ -29,6 +29,7 @@ package's final score in less wall time?
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -48,16 +49,17 @@ from dagreuse.search import ASHA, DEHB, PriorBand, run
 
 OUT = pathlib.Path(__file__).parent / "out"
 R, ETA, HOLDOUT = 27, 3, 0.2
-RANGES = {"gamma": (1e-4, 1.0), "n_components": [250, 500, 1000], "alpha": (1e-6, 1e-1)}
-GOOD = {"gamma": 1e-2, "n_components": 1000, "alpha": 1e-4}
-MISLEADING = {"gamma": 0.5, "n_components": 250, "alpha": 5e-2}
+RANGES = {"gamma": (1e-4, 1.0), "n_components": [100, 200, 400], "alpha": (1e-6, 1e-1)}
+GOOD = {"gamma": 1e-2, "n_components": 400, "alpha": 1e-4}
+#: far from the good region, and held with high confidence
+MISLEADING = {"gamma": 1.0, "n_components": 100, "alpha": 1e-1, "confidence": "high"}
 
 
 def pipeline(prior: dict | None = None) -> Pipeline:
     p = prior or {}
 
     def kw(name, confidence="medium"):
-        return {"prior": p[name], "confidence": confidence} if name in p else {}
+        return {"prior": p[name], "confidence": p.get("confidence", confidence)} if name in p else {}
 
     return Pipeline([
         ("scale", StandardScaler()),
@@ -200,7 +202,7 @@ def plot(rows, path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--target", type=float, default=0.96)
+    parser.add_argument("--target", type=float, default=0.95)
     parser.add_argument("--n-configs", type=int, default=60)
     parser.add_argument("--quick", action="store_true", help="2 seeds, 18 configs")
     args = parser.parse_args()
@@ -208,6 +210,9 @@ def main():
         args.seeds, args.n_configs = 2, 18
     logging.getLogger("distributed").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    # imported lazily by scikit-learn's checks, from two threads at once in the dehb peer
+    with contextlib.suppress(ImportError):
+        import pyarrow  # noqa: F401
     X, y = load_digits(return_X_y=True)
     t_all = time.perf_counter()
     rows = []
