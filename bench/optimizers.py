@@ -23,7 +23,11 @@ speedup. Then the poster's direction: does a good prior at 0.8 reach the target 
 uniform ASHA, with a smaller spread than at 0.5? And does dagreuse's DEHB reach the ``dehb``
 package's final score in less wall time?
 
-    pip install -e ".[bench]"; python bench/optimizers.py [--seeds 10] [--quick]
+    pip install -e ".[bench]"; pip install --no-deps dehb ConfigSpace loguru
+    python bench/optimizers.py [--seeds 10] [--quick]
+
+(``dehb`` 0.1.2 pins ``numpy<2``, which would downgrade this project's numpy; it runs on numpy 2
+here, hence ``--no-deps``.)
 """
 
 from __future__ import annotations
