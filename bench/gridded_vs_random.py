@@ -91,7 +91,7 @@ def main():
         print(f"  {name}: gridded - random best {r['diff_mean']:+.4f} ± {r['diff_std']:.4f}, ideal "
               f"{r['random_ideal']:.2f}x / {r['gridded_ideal']:.2f}x ({time.perf_counter() - t_all:.0f} s)",
               flush=True)
-    print(f"\n100 random vs 100 gridded random (10 x 10) pipelines, {args.trials} trials, 3-fold CV\n")
+    print(f"\n100 random vs 100 gridded random (1 x 10 x 10) pipelines, {args.trials} trials, 3-fold CV\n")
     print(f"{'dataset':<15}{'gridded - random best':>24}{'ideal: random':>15}{'gridded':>9}"
           f"{'speedup: random':>17}{'gridded':>9}")
     for r in rows:
