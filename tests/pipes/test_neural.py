@@ -1,4 +1,5 @@
-"""Torch stages: skorch nets and the Trainable interface, Epochs checkpoints, GPU placement.
+"""Torch stages: skorch nets and the Trainable interface, Epochs checkpoints (GPU placement:
+``test_gpus.py``).
 
 Real torch training on CPU (small nets on digits): checkpointed training equals one-go training,
 promotions train only the missing epochs, the oracle and Dask agree, and a net that asks for a
@@ -10,16 +11,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import warnings
 
-import dask
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 skorch = pytest.importorskip("skorch")
 
-from distributed import Client, LocalCluster, Scheduler, SpecCluster, Worker  # noqa: E402
 from sklearn.base import BaseEstimator, ClassifierMixin  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
@@ -70,15 +68,6 @@ class EpochLog(skorch.callbacks.Callback):
         config = f"{net.lr:.6g}-{net.module__hidden}"
         with open(self.path, "a") as f:
             f.write(f"{where} {config} {self.data_}\n")
-
-
-def _log_worker(X, path=""):
-    """A function stage that notes which worker computed it."""
-    from distributed import get_worker
-
-    with open(path, "a") as f:
-        f.write(f"{get_worker().name}\n")
-    return X
 
 
 def _net(log: str = "", device: str = "cpu", module=MLP, **kw):
@@ -266,38 +255,6 @@ def test_nocache_recomputes_and_dask_agrees_with_the_oracle(digits):
     assert prof1.devices == ["cpu"] and prof1.gpu_seconds == 0
 
 
-def test_cuda_nets_on_a_cluster_without_gpu_run_on_cpu(digits):
-    X, y = digits
-    pipe = _pipe(_net(device="cuda"))
-    with Runner(processes=False, n_workers=1, threads_per_worker=2) as runner, \
-            pytest.warns(RuntimeWarning, match=r"asks for a GPU.*no worker.*GPU resource"):
-        result = run(_asha(pipe, 3), X, y, cv=2, runner=runner)
-    assert not result.errors() and len(result.trials) >= 3
-    devices = {n.get("device") for n in result.profile.trace.nodes.values() if n["stage"] == "net"}
-    assert devices == {"cpu"}
-
-
-def test_gpu_tasks_go_to_the_worker_with_a_gpu_resource(digits, tmp_path):
-    X, y = digits
-    log = str(tmp_path / "epochs")
-    workers = {"cpu": {"cls": Worker, "options": {"nthreads": 2}},
-               "gpu": {"cls": Worker, "options": {"nthreads": 1, "resources": {"GPU": 1}}}}
-    scheduler = {"cls": Scheduler, "options": {"dashboard_address": ":0"}}
-    # no work stealing, as a Runner(gpus=...) cluster (_gpus): it may move a CPU node there
-    with dask.config.set({"distributed.scheduler.work-stealing": False}), \
-            SpecCluster(workers=workers, scheduler=scheduler) as cluster, Client(cluster) as client:
-        client.wait_for_workers(2)
-        pipe = _pipe(_net(log, device="cuda"))
-        pipe = Pipeline([("where", _log_worker, {"path": str(tmp_path / "prefix")}), *pipe.steps])
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # no "no GPU" warning: one worker has one
-            with Runner(client=client) as runner:
-                result = run(_asha(pipe, 4), X, y, cv=2, runner=runner)
-    assert not result.errors()
-    assert {w for w, *_ in read_counts(log)} == {"gpu"}  # every epoch on the GPU worker
-    assert {w for w, in read_counts(tmp_path / "prefix")} == {"cpu"}  # the prefix elsewhere
-
-
 def test_a_failing_net_fails_its_candidate_only(digits):
     X, y = digits
 
@@ -335,17 +292,6 @@ def test_cuda_out_of_memory_is_reported_as_such(digits):
                                        resource=resources.Epochs(), min_resource=2, max_resource=2),
                      X, y, cv=2, runner=runner)
     assert "CUDA out of memory on cpu" in result.errors()[0]["error"]
-
-
-# -- the Runner's GPU workers ---------------------------------------------------------------
-def test_runner_gpus_parameter_is_checked():
-    with pytest.raises(ValueError, match="'gpus' parameter of Runner must be 'auto'"):
-        Runner(gpus=-1)
-    with pytest.raises(ValueError, match=r"'gpus' parameter of Runner.*scheduler='sync'"):
-        Runner(scheduler="sync", gpus=1)
-    if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match=r"asks for 1 GPU workers.*0 visible"):
-            Runner(gpus=1, processes=False).start()
 
 
 def test_without_torch_the_rest_of_dagreuse_runs(tmp_path):
@@ -391,40 +337,6 @@ def test_without_torch_the_rest_of_dagreuse_runs(tmp_path):
                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["True", "True", "True", "False", "Epochs(seed=0)"]
-
-
-def test_a_runner_on_a_machine_without_gpu_starts_no_gpu_worker():
-    from dagreuse.pipes._gpus import devices_for, gpu_workers
-
-    if torch.cuda.is_available():
-        pytest.skip("this machine has a GPU (tests/gpu covers it)")
-    assert devices_for("auto") == []
-    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as c, Client(c) as cl:
-        assert gpu_workers(cl.scheduler_info()["workers"]) == set()
-
-
-@pytest.mark.slow
-def test_gpu_workers_join_the_local_cluster_pinned_to_their_device():
-    from dagreuse.pipes._gpus import add_gpu_workers, gpu_workers
-
-    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
-        add_gpu_workers(cluster, client, ["3"])  # a fake device: only the pinning is checked
-        info = client.scheduler_info()["workers"]
-        [gpu] = gpu_workers(info)
-        assert info[gpu]["nthreads"] == 1 and len(info) == 2
-        env = client.run(lambda: os.environ.get("CUDA_VISIBLE_DEVICES"), workers=[gpu])
-        assert env == {gpu: "3"}
-
-
-def test_the_oracle_warns_once_for_cuda_nets_without_cuda(digits):
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA")
-    X, y = digits
-    with Runner(scheduler="sync") as runner, pytest.warns(RuntimeWarning, match="no CUDA") as seen:
-        result = run(_asha(_pipe(_net(device="cuda")), 3), X, y, cv=2, runner=runner)
-    assert len([w for w in seen if "asks for a GPU" in str(w.message)]) == 1
-    assert not result.errors()
 
 
 class NetTransformer(skorch.NeuralNetClassifier):
