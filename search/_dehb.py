@@ -219,9 +219,6 @@ class DEHB(MultiFidelity):
         return (self._step + 1 >= len(self._steps) and self._handed == len(self._rung)
                 and self._told == len(self._rung))
 
-    def likely(self) -> list[Any]:
-        return []
-
     def __repr__(self) -> str:
         return (f"DEHB(n_iterations={self.n_iterations}, brackets={self.plan}, "
                 f"levels={self.levels}, eta={self.eta}, {self.resource!r})")

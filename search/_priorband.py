@@ -169,7 +169,6 @@ class _ASHA(ASHA):
 
     def __init__(self, pipeline: Pipeline, resource: Resource, *, rng: np.random.Generator,
                  **kwargs: Any):
-        self._rng = rng
         super().__init__(pipeline, resource, **kwargs)
         self.mixture = Mixture(pipeline, self.eta, self.max_resource, rng)
 
