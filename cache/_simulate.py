@@ -74,9 +74,11 @@ def simulate(trace: Trace, policy: Policy, cost: str = "own", *,
             "The 'policy' parameter of simulate must be a dagreuse.cache policy such as "
             f"WReciprocal('64MB', seed=0). Got {policy!r} instead."
         )
-    paths = [e["path"] for e in trace.requests()]
+    paths = [e["path"] for e in trace.requests(abandoned=True)]  # indexed by request number
+    gone = set(trace.meta.get("abandoned", ()))
+    live = [p for t, p in enumerate(paths) if t not in gone]
     if getattr(policy, "solve", None) is not None:  # exact OPT: an optimisation, not a replay
-        return policy.solve(trace, paths)
+        return policy.solve(trace, live)
     # the known future (nodes of the requests submitted and not done), for online policies of
     # traces that record their submissions; offline ones see the whole future anyway
     future = KnownFuture()
@@ -88,7 +90,7 @@ def simulate(trace: Trace, policy: Policy, cost: str = "own", *,
     if replay_needs:
         store.needed = future.tier
     if hasattr(store.policy, "prepare"):  # offline policies see the future
-        store.policy.prepare(trace, paths)
+        store.policy.prepare(trace, live)
     measured = trace.computations()
     done: dict[Hashable, int] = {}
     means: dict[Hashable, float] = {}  # running means, as the live trace had them at the time
@@ -109,7 +111,7 @@ def simulate(trace: Trace, policy: Policy, cost: str = "own", *,
             store.offer_computed(key, True, trace.nbytes(key), s, trace.parents, seconds_of)
         return True
 
-    known, t = 0, 0  # requests submitted so far; the next request
+    known, t, lt = 0, 0, 0  # requests submitted so far; the next request; the next live one
     for e in trace.events:
         if e["ev"] == "submit":
             for p in paths[known:known + e["n"]]:
@@ -123,13 +125,17 @@ def simulate(trace: Trace, policy: Policy, cost: str = "own", *,
         if e["ev"] != "request":
             continue
         path = paths[t]
+        if t in gone:  # a resumed search submitted its job again
+            future.add(path, PENDING, -1)
+            t += 1
+            continue
         if hasattr(store.policy, "advance"):
-            store.policy.advance(t)
+            store.policy.advance(lt)
         with contextlib.suppress(_Failed):
             resolve(path[-1], parents=trace.parents, leaf=lambda k: trace.nodes[k]["leaf"],
                     cache=store, compute=compute, mark=lambda ev, k: None)
         future.add(path, PENDING, -1)
-        t += 1
+        t, lt = t + 1, lt + 1
     seconds = math.fsum(charges)
     stats = store.stats()
     return SimResult(repr(policy), store.capacity, cost, seconds, stats["hits"], stats["misses"],

@@ -28,6 +28,11 @@ the leaf stage evaluated at a resource level (multi-fidelity search) also record
 ``checkpoint`` (a cached model that a higher level resumes from); a request then records the
 ``resource`` level it evaluates. A torch node (``dagreuse.pipes.neural``) records the
 ``device`` it ran on, on its node and on each ``compute`` event.
+
+A search resumed from its journal (``dagreuse.search.run(..., resume=True)``) starts from the
+trace its journal kept; the requests of jobs the killed run never finished are listed in
+``meta["abandoned"]`` (their jobs were submitted again): they count in no figure, and a replay
+skips them, though the computations they made are still spent seconds.
 """
 
 from __future__ import annotations
@@ -100,8 +105,10 @@ class Trace:
         self.events.append({"ev": ev, "key": key, "req": req, **info})
 
     # -- reading ------------------------------------------------------------------------------
-    def requests(self) -> Iterator[dict[str, Any]]:
-        return (e for e in self.events if e["ev"] == "request")
+    def requests(self, abandoned: bool = False) -> Iterator[dict[str, Any]]:
+        """The ``request`` events, without those of ``meta["abandoned"]`` unless asked."""
+        gone = () if abandoned else set(self.meta.get("abandoned", ()))
+        return (e for e in self.events if e["ev"] == "request" and e["req"] not in gone)
 
     def count(self, ev: str) -> int:
         return sum(1 for e in self.events if e["ev"] == ev)
@@ -130,6 +137,25 @@ class Trace:
         """Bytes of every unique cacheable node the requests need (an infinite cache's peak)."""
         keys = {k for e in self.requests() for k in e["path"][:-1]}
         return sum(self.nbytes(k) for k in keys)
+
+    # -- increments (a search's journal) -------------------------------------------------------
+    def since(self, position: tuple[int, int] = (0, 0)) -> tuple[dict[str, Any], tuple[int, int]]:
+        """What was recorded after ``position`` (nodes declared, events recorded): the new
+        events, and every node declared or computed since, as it stands now, so that
+        :meth:`extend` rebuilds this trace; and the position after them."""
+        n_nodes, n_events = position
+        events = self.events[n_events:]
+        new = list(self.nodes)[n_nodes:]
+        keys = dict.fromkeys(new)
+        keys.update(dict.fromkeys(e["key"] for e in events if e["ev"] == "compute"))
+        part = {"nodes": {k: self.nodes[k] for k in keys}, "events": events}
+        return part, (n_nodes + len(new), n_events + len(events))
+
+    def extend(self, part: dict[str, Any]) -> None:
+        """Append what :meth:`since` returned (a journal's increments, in order)."""
+        self.nodes.update(part["nodes"])
+        self.events.extend(part["events"])
+        self._n_requests += sum(1 for e in part["events"] if e["ev"] == "request")
 
     # -- persistence --------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -5,9 +5,10 @@
 right across threads and worker processes alike — which is how the tests check "every unique
 node computed exactly once" on a multi-process cluster.
 
-:class:`CountedSGDClassifier` and :class:`CountedGradientBoostingClassifier` are the real
-estimators, logging each training call with the units it trained (one per ``partial_fit`` pass;
-the trees a ``fit`` added) to the file named by the ``DAGREUSE_COUNT_LOG`` environment variable:
+:class:`CountedSGDClassifier`, :class:`CountedGradientBoostingClassifier` and
+:class:`CountedLogisticRegression` are the real estimators, logging each training call with the
+units it trained (one per ``partial_fit`` pass; the trees a ``fit`` added; one per logistic
+``fit``) to the file named by the ``DAGREUSE_COUNT_LOG`` environment variable:
 they are the leaves of a multi-fidelity search, which scikit-learn clones and re-parameterises,
 so the log cannot be a parameter. Their lines also name the config (a hash of the parameters
 other than the resource ones) and the data, so the units of one (config, fold) can be summed.
@@ -22,10 +23,10 @@ from typing import Any
 import joblib
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.ensemble import GradientBoostingClassifier
-from sklearn.linear_model import SGDClassifier
+from sklearn.linear_model import LogisticRegression, SGDClassifier
 
-__all__ = ["COUNT_LOG", "Counted", "CountedGradientBoostingClassifier", "CountedSGDClassifier",
-           "read_counts", "read_units"]
+__all__ = ["COUNT_LOG", "Counted", "CountedGradientBoostingClassifier",
+           "CountedLogisticRegression", "CountedSGDClassifier", "read_counts", "read_units"]
 
 #: The environment variable that names the log of the counted estimators.
 COUNT_LOG = "DAGREUSE_COUNT_LOG"
@@ -105,6 +106,15 @@ class CountedGradientBoostingClassifier(GradientBoostingClassifier):
         super().fit(X, y, sample_weight=sample_weight, monitor=monitor)
         _log_units(self, "fit", X, self.n_estimators_ - before)
         return self
+
+
+class CountedLogisticRegression(LogisticRegression):
+    """``LogisticRegression`` logging each ``fit`` (one unit: a leaf evaluated once) to
+    ``$DAGREUSE_COUNT_LOG``."""
+
+    def fit(self, X, y, sample_weight=None):
+        _log_units(self, "fit", X, 1)
+        return super().fit(X, y, sample_weight=sample_weight)
 
 
 def read_units(log: str | os.PathLike) -> Counter:

@@ -13,6 +13,7 @@ from ._base import BatchStrategy, Proposal, Strategy
 from ._dehb import DEHB
 from ._driver import Result, run
 from ._halving import Hyperband, SuccessiveHalving
+from ._journal import JournalError
 from ._priorband import PriorBand
 from ._proposals import GriddedRandomSearch, GridSearch, RandomSearch
 from ._sklearn import GriddedRandomSearchCV, GridSearchCV, RandomizedSearchCV
@@ -29,6 +30,7 @@ __all__ = [
     "HalvingGridSearchCV",
     "HalvingRandomSearchCV",
     "Hyperband",
+    "JournalError",
     "PriorBand",
     "Proposal",
     "RandomSearch",

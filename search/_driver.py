@@ -14,10 +14,12 @@ the prefix and, with ``Iterations``, the checkpoint a promotion resumes from —
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
 import numbers
+import os
 import re
 import sys
 import time
@@ -29,6 +31,7 @@ from dagreuse.cache import Trace, require
 from dagreuse.pipes import Config, Problem, Profile, Runner, canonical, merge
 
 from ._base import BatchStrategy, Proposal, Strategy
+from ._journal import Journal, JournalError
 from ._progress import Progress, is_terminal
 
 __all__ = ["Result", "Search", "run"]
@@ -119,7 +122,8 @@ class Search:
     Trials are told to the strategy as they complete and returned in the order proposed."""
 
     def __init__(self, strategy: Strategy, problem: Problem, session: Any, error_score: float,
-                 max_in_flight: int | None, progress: Progress | None = None):
+                 max_in_flight: int | None, progress: Progress | None = None,
+                 journal: Journal | None = None):
         self.strategy, self.problem, self.session = strategy, problem, session
         self.progress = progress
         self.error_score = error_score
@@ -134,6 +138,10 @@ class Search:
         self.done: dict[int, dict[str, Any]] = {}  # job number -> its trial
         self.requests_of: dict[Any, list[int]] = {}  # the strategy's job handle -> request ids
         self.expected: set[Any] = set()  # handles of the jobs the strategy may build on
+        self.proposed: dict[int, tuple[Proposal, Any]] = {}  # in flight: (proposal, ladder)
+        self.journal = journal
+        self._replaying = False
+        self._position = (0, 0)  # of the trace, at the last journal record
         self._numbers = 0
         self._t0 = time.perf_counter()
 
@@ -156,23 +164,26 @@ class Search:
             if room is not None and room <= 0:
                 return
             proposals = self.strategy.ask(room)
+            if self.journal is not None:
+                self.journal.ask(room, _describe(proposals))
             if not proposals:
                 return
             self._submit(proposals)
 
     def _submit(self, proposals: list[Proposal]) -> None:
-        resource = self.strategy.resource
-        keys = [_config_key(p.config) for p in proposals]
-        levels = None if resource is None else [self._ladder(p, k) for p, k in zip(
-            proposals, keys, strict=True)]
-        dag = merge(self.strategy.pipeline, [p.config for p in proposals], problem=self.problem,
-                    resource=resource, levels=levels)
+        self._send(self._register(proposals))
+
+    def _register(self, proposals: list[Proposal]) -> list[int]:
+        """Number the proposals' jobs and start their trials; return the job numbers."""
         numbers = list(range(self._numbers, self._numbers + len(proposals)))
         self._numbers += len(proposals)
         if self.progress is not None:
             self.progress.grow(len(proposals))
         n_folds = len(self.problem.folds)
-        for job, p, key in zip(numbers, proposals, keys, strict=True):
+        for job, p in zip(numbers, proposals, strict=True):
+            key = _config_key(p.config)
+            level = None if self.strategy.resource is None else self._ladder(p, key)
+            self.proposed[job] = (p, level)
             self.jobs[job] = {
                 "config": p.config, "config_id": self.config_ids.setdefault(key, len(self.config_ids)),
                 "resource": p.resource, "rung": p.rung, "bracket": p.bracket,
@@ -182,6 +193,14 @@ class Search:
                 "fit_time": [0.0] * n_folds, "score_time": [0.0] * n_folds, "error": None,
                 "_folds": n_folds, "requests": [],
             }
+        return numbers
+
+    def _send(self, numbers: list[int]) -> None:
+        """Merge the jobs ``numbers`` into one DAG and submit it to the session."""
+        proposals = [self.proposed[job][0] for job in numbers]
+        levels = None if self.strategy.resource is None else [self.proposed[j][1] for j in numbers]
+        dag = merge(self.strategy.pipeline, [p.config for p in proposals], problem=self.problem,
+                    resource=self.strategy.resource, levels=levels)
         for request_id, request in zip(self.session.submit(dag), dag.requests, strict=True):
             self.waiting[request_id] = [numbers[i] for i in request.configs]
             for i in request.configs:
@@ -214,16 +233,58 @@ class Search:
                 t["fit_time"][f], t["score_time"][f] = result["fit_time"], result["score_time"]
             t["_folds"] -= 1
             if t["_folds"] == 0:
-                del self.jobs[job], t["_folds"]
-                t["scores"] = t["test_scores"][self.metrics[0]]
-                t["mean_score"] = float(np.mean(t["scores"]))
-                t["status"] = "error" if t["error"] else "ok"
                 t["elapsed"] = time.perf_counter() - self._t0
-                self.done[job] = t
-                if self.progress is not None:
-                    self.progress.trial(t)
-                self.strategy.tell([t])
-                self._expect()
+                self._finish(job)
+
+    def _finish(self, job: int) -> None:
+        """Job ``job``'s last fold is in: its trial is done; tell the strategy (and the
+        journal)."""
+        t = self.jobs.pop(job)
+        del t["_folds"]
+        self.proposed.pop(job)
+        t["scores"] = t["test_scores"][self.metrics[0]]
+        t["mean_score"] = float(np.mean(t["scores"]))
+        t["status"] = "error" if t["error"] else "ok"
+        self.done[job] = t
+        if self.progress is not None:
+            self.progress.trial(t)
+        if self.journal is not None and not self._replaying:
+            part, self._position = self.session.trace.since(self._position)
+            self.journal.tell(job, {k: t[k] for k in _JOURNALED}, part)
+        self.strategy.tell([t])
+        self._expect()
+
+    # -- resuming from a journal --------------------------------------------------------------
+    def replay(self) -> None:
+        """Bring the strategy to where the journal's search stopped: every ``ask`` again with its
+        room (it must propose the same jobs), every result told in its place; then submit the
+        jobs asked and never told (module docstring of ``_journal``)."""
+        trace = self.session.trace
+        self._replaying = True
+        try:
+            for n, record in enumerate(self.journal.records, 1):
+                if "ask" in record:
+                    proposals = self.strategy.ask(record["ask"])
+                    if _describe(proposals) != [list(j) for j in record["jobs"]]:
+                        raise JournalError(
+                            f"The journal {self.journal.path!r} does not match this search: "
+                            f"record {n} proposed {len(record['jobs'])} job(s) that "
+                            f"{self.strategy!r} does not propose now (another seed or space?)."
+                        )
+                    self._register(proposals)
+                else:
+                    self.jobs[record["tell"]].update(record["result"])
+                    trace.extend(record["trace"])
+                    self._finish(record["tell"])
+        finally:
+            self._replaying = False
+        told = {r for t in self.done.values() for r in t["requests"]}
+        trace.meta["abandoned"] = sorted({e["req"] for e in trace.requests(abandoned=True)} - told)
+        self._position = (len(trace.nodes), len(trace.events))
+        elapsed = max((t["elapsed"] for t in self.done.values()), default=0.0)
+        self._t0 = time.perf_counter() - elapsed  # the resumed trials' elapsed goes on from there
+        if self.jobs:
+            self._send(sorted(self.jobs))
 
     def _expect(self) -> None:
         """Keep the nodes of the jobs the strategy may promote (``Strategy.likely``) cached over
@@ -234,6 +295,17 @@ class Search:
             if ids:
                 self.session.expect(ids, expected)
         self.expected = likely
+
+
+#: what the journal keeps of a trial; the rest comes from its proposal when it is replayed
+_JOURNALED = ("test_scores", "train_scores", "fit_time", "score_time", "error", "requests",
+              "elapsed")
+
+
+def _describe(proposals: list[Proposal]) -> list[list[str]]:
+    """Proposals as the journal keeps them: a digest of the config, and the levels."""
+    return [[hashlib.sha256(_config_key(p.config).encode()).hexdigest()[:20],
+             repr(p.resource), repr(p.promoted_from)] for p in proposals]
 
 
 def _stages(error: str) -> list[str]:
@@ -257,6 +329,25 @@ def default_in_flight(runner: Runner, n_folds: int) -> int:
     if runner.scheduler == "sync":
         return 1
     return max(1, -(-2 * runner.n_threads // n_folds))
+
+
+def _fingerprint(strategy: Strategy, problem: Problem) -> tuple[str, dict[str, str]]:
+    """What a journal is written for: the strategy, the pipeline with its operators and space,
+    the data, the folds and the scoring (a token), and the same in words for error messages."""
+    operators = []
+    for stage in strategy.pipeline.stages:
+        for alt in stage.alternatives.values():
+            try:
+                operators.append(canonical(alt.operator))
+            except (TypeError, ValueError):  # not keyable: its text stands for it
+                operators.append(repr(alt.operator))
+    folds = [[hashlib.sha256(np.asarray(part).tobytes()).hexdigest() for part in fold]
+             for fold in problem.folds]
+    parts = [type(strategy).__qualname__, repr(strategy), repr(strategy.pipeline), operators,
+             repr(strategy.resource), problem.root, folds, problem.score_key,
+             problem.return_train_score]
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=repr).encode()).hexdigest()
+    return digest[:32], {"strategy": repr(strategy), "data": problem.root}
 
 
 def _config_key(config: Config) -> str:
@@ -284,6 +375,8 @@ def run(
     return_train_score: bool = False,
     max_in_flight: int | None = None,
     progress: bool | None = None,
+    journal: str | os.PathLike | None = None,
+    resume: bool = False,
 ) -> Result:
     """Evaluate the configs ``strategy`` proposes on one open session of ``runner``.
 
@@ -294,6 +387,11 @@ def run(
     candidate gets ``error_score`` and its error text; the others are unaffected, and each
     distinct error is logged once at the end (``Result.errors``). ``progress`` shows one live
     line (``_progress``); by default, when stderr is a terminal.
+
+    ``journal`` names a file to which every proposal and result is appended as it happens;
+    with ``resume=True`` an existing journal of the same search is replayed first, so a search
+    whose driver died goes on where it stopped and evaluates only what the journal lacks
+    (``_journal``). A journal of another search is refused (``JournalError``).
     """
     if not isinstance(strategy, Strategy):
         raise TypeError(
@@ -309,9 +407,16 @@ def run(
             f"The 'max_in_flight' parameter of run must be an int >= 1 or None. Got {max_in_flight!r} "
             "instead."
         )
+    if not isinstance(resume, bool):
+        raise TypeError(f"The 'resume' parameter of run must be True or False. Got {resume!r}.")
+    if resume and journal is None:
+        raise ValueError("The 'resume' parameter of run needs a 'journal' file to resume from. "
+                         "Got resume=True and journal=None.")
     final = next(iter(strategy.pipeline.stages[-1].alternatives.values())).operator
     problem = Problem.of(X, y, cv, scoring, final, groups=groups,
                          return_train_score=return_train_score)
+    book = None if journal is None else Journal(journal, *_fingerprint(strategy, problem),
+                                                resume=resume)
     own = runner is None
     runner = runner or Runner()
     trace = Trace()
@@ -320,13 +425,17 @@ def run(
             shown = is_terminal(sys.stderr) if progress is None else bool(progress)
             bar = Progress(trace, total=0 if isinstance(strategy, BatchStrategy) else None
                            ) if shown else None
-            search = Search(strategy, problem, session, error_score, max_in_flight, bar)
+            search = Search(strategy, problem, session, error_score, max_in_flight, bar, book)
             try:
+                if book is not None and book.records:
+                    search.replay()
                 trials = search.run()
             finally:
                 if bar is not None:
                     bar.close()
     finally:
+        if book is not None:
+            book.close()
         if own:
             runner.close()
     # what a report of the saved trace shows beside the profile (``dagreuse report``)
