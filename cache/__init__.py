@@ -5,9 +5,10 @@ import both). Policies decide who leaves (``_policy``); the store owns the bytes
 traces record what a run did (``_trace``) and the simulator replays them under any policy and
 capacity (``_simulate``), including the offline Belady and exact OPT (``_offline``) on real or
 synthetic traces (``_synthetic``). ``_future`` says which entries requests still to come need,
-so the store evicts the others first.
+so the store evicts the others first. ``_disk`` is the persistent second tier.
 """
 
+from ._disk import DiskCache
 from ._future import KnownFuture
 from ._offline import OPT, Belady
 from ._optional import MissingDependency, require
@@ -40,6 +41,7 @@ __all__ = [
     "Belady",
     "Cache",
     "CacheStats",
+    "DiskCache",
     "Entry",
     "GreedyDualSize",
     "KnownFuture",

@@ -29,10 +29,12 @@ def resolve(
     mark: Callable[[str, Hashable], None],
     root: Any = None,
     live: Mapping[Hashable, Any] | None = None,
+    load: Callable[[Hashable], Any] | None = None,
     _seen: dict | None = None,
 ) -> Any:
     """Return ``key``'s value (or future), computing what is missing with ``compute(key, args)``;
-    ``args`` are the parents' values, or ``[root]`` for a node without parents."""
+    ``args`` are the parents' values, or ``[root]`` for a node without parents. ``load(key)``
+    returns the value from the persistent tier, or None."""
     seen = {} if _seen is None else _seen
     if key in seen:
         return seen[key]
@@ -48,7 +50,11 @@ def resolve(
             return value
         mark("miss", key)
         cache.miss()
+        value = None if load is None else load(key)
+        if value is not None:
+            seen[key] = value
+            return value
     args = [resolve(p, parents=parents, leaf=leaf, cache=cache, compute=compute, mark=mark,
-                    root=root, live=live, _seen=seen) for p in parents(key)]
+                    root=root, live=live, load=load, _seen=seen) for p in parents(key)]
     seen[key] = compute(key, args or [root])
     return seen[key]

@@ -19,6 +19,12 @@ of a node offers the cache the seconds its k-th live computation took (the runni
 the live ones run out). So replaying a live trace with the live policy, capacity and seed makes
 the live decisions — the same hits, misses and evictions — and, computing each node as often as
 the live run did, charges the seconds it spent.
+
+Two tiers (``disk=``: a policy with the persistent tier's capacity, as ``DiskCache`` uses one):
+every inner node computed for at least ``disk_min_seconds`` is offered to the disk tier too, and
+a memory miss that the disk tier holds costs reading it back — the trace's measured read
+seconds per byte (``disk`` events), or ``DISK_SECONDS_PER_BYTE`` for a trace that has none —
+instead of recomputing it and its missing ancestors.
 """
 
 from __future__ import annotations
@@ -34,7 +40,10 @@ from ._resolve import resolve
 from ._store import Cache
 from ._trace import Trace, running_mean
 
-__all__ = ["SimResult", "simulate"]
+__all__ = ["DISK_SECONDS_PER_BYTE", "SimResult", "simulate"]
+
+#: what reading a result back from disk costs per byte when the trace measured none (1 GB/s)
+DISK_SECONDS_PER_BYTE = 1e-9
 
 
 class _Failed(Exception):
@@ -55,6 +64,7 @@ class SimResult:
     peak_bytes: int
     independent_seconds: float = 0.0
     computed: dict = field(default_factory=dict, repr=False)  # key -> times computed
+    disk_hits: int = 0
 
     @property
     def speedup(self) -> float:
@@ -63,10 +73,12 @@ class SimResult:
 
 
 def simulate(trace: Trace, policy: Policy, cost: str = "own", *,
-             known_future: bool | None = None) -> SimResult:
+             known_future: bool | None = None, disk: Policy | None = None,
+             disk_min_seconds: float = 0.0) -> SimResult:
     """Replay ``trace`` with ``policy`` (which carries its capacity and seed). With
     ``known_future=False`` the policy decides as if no request were known ahead; default: as
-    the traced run did (``Runner(known_future=...)``)."""
+    the traced run did (``Runner(known_future=...)``). ``disk``: the policy and capacity of a
+    persistent second tier (module docstring)."""
     if not isinstance(trace, Trace):
         raise TypeError(f"The 'trace' parameter of simulate must be a Trace. Got {trace!r} instead.")
     if not isinstance(policy, Policy):
@@ -77,6 +89,9 @@ def simulate(trace: Trace, policy: Policy, cost: str = "own", *,
     paths = [e["path"] for e in trace.requests(abandoned=True)]  # indexed by request number
     gone = set(trace.meta.get("abandoned", ()))
     live = [p for t, p in enumerate(paths) if t not in gone]
+    if disk is not None and not isinstance(disk, Policy):
+        raise TypeError("The 'disk' parameter of simulate must be a dagreuse.cache policy such "
+                        f"as WReciprocal('20GB'), or None. Got {disk!r} instead.")
     if getattr(policy, "solve", None) is not None:  # exact OPT: an optimisation, not a replay
         return policy.solve(trace, live)
     # the known future (nodes of the requests submitted and not done), for online policies of
@@ -95,6 +110,19 @@ def simulate(trace: Trace, policy: Policy, cost: str = "own", *,
     done: dict[Hashable, int] = {}
     means: dict[Hashable, float] = {}  # running means, as the live trace had them at the time
     charges: list[float] = []  # the mean of each node computed, once per computation
+    second = None if disk is None else Cache(disk)
+    read = _read_seconds_per_byte(trace)
+    disk_hits = 0
+
+    def load(key: Hashable) -> bool | None:
+        nonlocal disk_hits
+        if second is None or key not in second:
+            return None
+        disk_hits += 1
+        charges.append(read * trace.nbytes(key))
+        store.offer_computed(key, True, trace.nbytes(key), trace.seconds(key), trace.parents,
+                             seconds_of)
+        return True
 
     def seconds_of(key: Hashable) -> float:
         return means.get(key, trace.seconds(key))
@@ -109,6 +137,8 @@ def simulate(trace: Trace, policy: Policy, cost: str = "own", *,
         charges.append(trace.seconds(key))
         if not trace.nodes[key]["leaf"]:
             store.offer_computed(key, True, trace.nbytes(key), s, trace.parents, seconds_of)
+            if second is not None and s >= disk_min_seconds:
+                second.offer(key, True, trace.nbytes(key), s)
         return True
 
     known, t, lt = 0, 0, 0  # requests submitted so far; the next request; the next live one
@@ -133,10 +163,19 @@ def simulate(trace: Trace, policy: Policy, cost: str = "own", *,
             store.policy.advance(lt)
         with contextlib.suppress(_Failed):
             resolve(path[-1], parents=trace.parents, leaf=lambda k: trace.nodes[k]["leaf"],
-                    cache=store, compute=compute, mark=lambda ev, k: None)
+                    cache=store, compute=compute, mark=lambda ev, k: None,
+                    load=None if second is None else load)
         future.add(path, PENDING, -1)
         t, lt = t + 1, lt + 1
     seconds = math.fsum(charges)
     stats = store.stats()
     return SimResult(repr(policy), store.capacity, cost, seconds, stats["hits"], stats["misses"],
-                     stats["evictions"], stats["peak_bytes"], trace.independent_seconds(), done)
+                     stats["evictions"], stats["peak_bytes"], trace.independent_seconds(), done,
+                     disk_hits)
+
+
+def _read_seconds_per_byte(trace: Trace) -> float:
+    """Measured disk read seconds per byte of the trace's ``disk`` events, where timed."""
+    timed = [e for e in trace.events if e["ev"] == "disk" and e.get("seconds") is not None]
+    total = sum(e["bytes"] for e in timed)
+    return sum(e["seconds"] for e in timed) / total if total else DISK_SECONDS_PER_BYTE

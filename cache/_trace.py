@@ -11,7 +11,9 @@ A trace is plain, JSON-serialisable data::
                 {"ev": "request", "req": int, "path": [key, ...], "config": int, "fold": int},
                 {"ev": "hit" | "miss" | "share" | "evict", "key": key, "req": int | None},
                 {"ev": "compute", "key": key, "seconds": float, "bytes": int[, "device": str]},
-                {"ev": "fail", "key": key, "req": int, "error": str}, ...]}
+                {"ev": "fail", "key": key, "req": int, "error": str},
+                {"ev": "disk", "key": key, "req": int | None, "bytes": int, "seconds": float | None},
+                {"ev": "disk_write", "key": key, "seconds": float, "bytes": int}, ...]}
 
 A ``submit`` event says that the next ``n`` requests (in the order of their ``request`` events,
 which is the order they were submitted in) became known to the Runner then: until each is done,

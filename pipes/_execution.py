@@ -89,6 +89,7 @@ class DaskSession(Session):
         self.headed: set[str] = set()
         self.data: dict[str, Any] = {}  # data key -> its scattered future
         self.ready: list[tuple[int, dict[str, Any]]] = []
+        self.writes: dict[Any, str] = {}  # writes to the persistent tier in flight -> node key
         self.warned_gpu = False
         self.workers_read: list[Any] = [-math.inf, {}]  # when; worker -> threads
         # one worker-event topic per Runner: the scheduler keeps every topic it has seen
@@ -134,9 +135,40 @@ class DaskSession(Session):
         out, self.ready = self.ready, []
         for i, _ in out:
             self._reported(i)
+        if self.writes:
+            self._written()
         return out
 
+    # -- the persistent tier ------------------------------------------------------------------
+    def _load(self, key: str, req: int | None) -> Any:
+        """Verified here (a damaged entry is a miss), then read by a worker, as a cache hit."""
+        found = self.disk.verified(key)
+        if found is None:
+            return None
+        fut = self.client.submit(_ops.disk_read, self.disk, key, pure=False, priority=1,
+                                 key=self.runner._task_name("disk", key))
+        return self._loaded(key, req, fut, found[0], None)
+
+    def _write(self, key: str, held: Any, seconds: float) -> None:
+        """Written by the worker that holds the data, after the search's own tasks."""
+        args = (held.bundle.future, held.path) if isinstance(held, Part) else (held, ())
+        fut = self.client.submit(_ops.disk_write, self.disk, key, seconds, *args, pure=False,
+                                 priority=-1, key=self.runner._task_name("write", key))
+        self.writes[fut] = key
+
+    def _written(self) -> None:
+        """Trace the writes that are done."""
+        for fut in [f for f in self.writes if f.done()]:
+            key = self.writes.pop(fut)
+            if fut.status == "finished":
+                admitted, spent, nbytes = fut.result()
+                if admitted:
+                    self.trace.mark("disk_write", key, seconds=spent, bytes=nbytes)
+
     def _stop(self) -> None:
+        if self.writes:  # a later run is to find them on disk
+            self.client.gather(list(self.writes), errors="skip")
+            self._written()
         self.client.unsubscribe_topic(self.topic)
         for fut in list(self.watch):
             fut.cancel()

@@ -289,6 +289,25 @@ def part(out: Output, path: tuple[int, ...]) -> Output:
     return Output(out.value, out.seconds, out.nbytes, out.info)
 
 
+def disk_write(disk: Any, key: str, seconds: float, out: Output,
+               path: tuple[int, ...] = ()) -> tuple[bool, float, int]:
+    """Write node ``key``'s result (``part(out, path)``) to the persistent tier ``disk`` (a
+    ``DiskCache``), where it lies (a Dask worker, or the sync oracle's process): whether it was
+    admitted, the seconds the write took and its bytes."""
+    t0 = time.perf_counter()
+    value = part(out, path)
+    admitted = disk.store(key, value, seconds, nbytes=value.nbytes)
+    return admitted, time.perf_counter() - t0, value.nbytes
+
+
+def disk_read(disk: Any, key: str) -> Output:
+    """Node ``key``'s result read back from ``disk``; a missing or damaged entry fails it."""
+    found = disk.load(key)
+    if found is None:
+        raise NodeFailed(f"the persistent cache lost node {key[:12]} between check and read")
+    return found[0]
+
+
 def summary(result: Output | list[Output | NodeFailed] | Failed) -> Any:
     """The small part of a task's result the client needs, as plain data: ``[seconds, nbytes,
     leaves, parts, info]`` of a node (from :func:`run_tree` its leaves' summary and each

@@ -87,6 +87,9 @@ class Profile:
         self.units_trained = sum(r["units"] for r in self.rungs)
         self.independent_units = sum(r["independent_units"] for r in self.rungs)
         self.checkpoint_hits = sum(r["checkpoint_hits"] for r in self.rungs)
+        #: the persistent tier (``Runner(disk=...)``): results read back, and written
+        self.disk_hits = trace.count("disk")
+        self.disk_writes = trace.count("disk_write")
 
     @property
     def speedup(self) -> float:
@@ -135,7 +138,7 @@ class Profile:
                 "independent_seconds", "merged_seconds", "spent_seconds", "wall_seconds",
                 "speedup", "ideal_speedup", "cpu_seconds", "gpu_seconds", "devices",
                 "working_set_bytes", "cache_stats", "stages", "rungs", "units_trained",
-                "independent_units", "checkpoint_hits")
+                "independent_units", "checkpoint_hits", "disk_hits", "disk_writes")
         return {k: getattr(self, k) for k in keys}
 
     def __str__(self) -> str:
@@ -168,6 +171,8 @@ class Profile:
             f"cache {self.trace.meta.get('policy', '?')}: capacity {cap_text}, "
             f"peak {c.get('peak_bytes', 0) / 1e6:.1f} MB, hits {c.get('hits', 0)}, "
             f"misses {c.get('misses', 0)}, evictions {c.get('evictions', 0)}",
+            *([f"disk tier: {self.disk_hits} results read back, {self.disk_writes} written"]
+              if self.disk_hits or self.disk_writes else []),
         ]
         return "\n".join(lines)
 

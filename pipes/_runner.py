@@ -19,7 +19,7 @@ import uuid
 import warnings
 from typing import Any
 
-from dagreuse.cache import COSTS, Cache, Policy, Trace, WReciprocal, require
+from dagreuse.cache import COSTS, Cache, DiskCache, Policy, Trace, WReciprocal, require
 
 from . import _gpus, _ops
 from ._bundles import Bundle, Part
@@ -84,6 +84,12 @@ class Runner:
         for that many, ``0`` for none. With a given ``client`` the cluster's own GPU workers
         (those with a ``GPU`` resource) are used. Torch stages whose ``device`` is ``"cuda"``
         run on them; where there are none they run on CPU, with one warning (``_gpus``).
+    disk:
+        A :class:`dagreuse.cache.DiskCache`: the persistent tier behind ``cache``. Every inner
+        result that cost at least its ``min_seconds`` is written there as well (by the worker
+        that holds it, off the critical path), and a node missing in memory is read from there
+        before it is recomputed — so a later run, in this process or another, reuses it. Its
+        directory must be one every worker can read (a local cluster's, or a shared one).
     """
 
     def __init__(
@@ -100,6 +106,7 @@ class Runner:
         known_future: bool = True,
         dashboard: bool = False,
         gpus: int | str = "auto",
+        disk: DiskCache | None = None,
     ):
         if scheduler not in _SCHEDULERS:
             raise ValueError(
@@ -133,6 +140,9 @@ class Runner:
                 "The 'dashboard' parameter of Runner must be True or False, and False with "
                 f"scheduler='sync' (no cluster). Got {dashboard!r} instead."
             )
+        if disk is not None and not isinstance(disk, DiskCache):
+            raise TypeError("The 'disk' parameter of Runner must be a dagreuse.cache.DiskCache "
+                            f"such as DiskCache('~/.cache/dagreuse', '20GB'). Got {disk!r}.")
         _gpus.check_gpus(gpus)
         if gpus not in ("auto", 0) and (client is not None or scheduler == "sync"):
             raise ValueError(
@@ -151,6 +161,7 @@ class Runner:
         self.known_future = bool(known_future)
         self.dashboard = dashboard
         self.gpus = gpus
+        self.disk = disk
         self.client = client
         self._own_cluster = None
         self._devices: list[str] = []  # the CUDA devices of the GPU workers it started

@@ -42,6 +42,7 @@ class Session:
     def __init__(self, runner: Any, trace: Trace):
         self.runner = runner
         self.cache = runner._cache
+        self.disk = runner.disk  # the persistent tier, or None
         self.trace = trace
         self.nodes: dict[str, Node] = {}
         self.children: dict[str, list[str]] = collections.defaultdict(list)  # by first parent
@@ -160,9 +161,11 @@ class Session:
     def _resolve(self, req: int | None, key: str, compute: Any, root: Any, live: Any = None) -> Any:
         """Make node ``key`` available for trace request ``req`` (``None``: a node started ahead
         of its requests), with ``cache.resolve``: share, hit or compute."""
+        load = None if self.disk is None else (lambda k: self._load(k, req))
         return resolve(key, parents=lambda k: self.nodes[k].parents,
                        leaf=lambda k: self.nodes[k].leaf, cache=self.cache, compute=compute,
-                       mark=lambda ev, k: self.trace.mark(ev, k, req), root=root, live=live)
+                       mark=lambda ev, k: self.trace.mark(ev, k, req), root=root, live=live,
+                       load=load)
 
     def _finish(self, key: str, seconds: float, nbytes: int, held: Any,
                 info: dict | None = None) -> bool:
@@ -171,8 +174,24 @@ class Session:
         self.trace.computed(key, seconds, nbytes, **(info or {}))
         if self.nodes[key].leaf:
             return False
+        if self.disk is not None and seconds >= self.disk.min_seconds:
+            self._write(key, held, seconds)
         return self.cache.offer_computed(key, held, nbytes, seconds, self.trace.parents,
                                          self.trace.seconds)
+
+    def _load(self, key: str, req: int | None) -> Any:
+        """Node ``key`` from the persistent tier (a value or a future), or None."""
+        raise NotImplementedError
+
+    def _write(self, key: str, held: Any, seconds: float) -> None:
+        """Write node ``key`` (held as ``held``) to the persistent tier."""
+        raise NotImplementedError
+
+    def _loaded(self, key: str, req: int | None, held: Any, header: dict, seconds: Any) -> Any:
+        """Node ``key`` was found on disk: trace it, and keep it in memory as if computed."""
+        self.trace.mark("disk", key, req, bytes=header["size"], seconds=seconds)
+        self.cache.offer(key, held, header.get("nbytes") or header["size"], header["seconds"])
+        return held
 
 
 class SyncSession(Session):
@@ -192,6 +211,18 @@ class SyncSession(Session):
             if neural.device_of("cuda") == "cpu":
                 self._warned = True
                 _gpus.warn_no_gpu(gpu, "this process has no CUDA device")
+
+    def _load(self, key: str, req: int | None) -> Any:
+        found = self.disk.load(key)
+        if found is None:
+            return None
+        out, header = found
+        return self._loaded(key, req, out, header, header["read_seconds"])
+
+    def _write(self, key: str, held: Any, seconds: float) -> None:
+        admitted, spent, nbytes = _ops.disk_write(self.disk, key, seconds, held)
+        if admitted:
+            self.trace.mark("disk_write", key, seconds=spent, bytes=nbytes)
 
     def wait(self) -> list[tuple[int, dict[str, Any]]]:
         if not self._queue:

@@ -94,7 +94,7 @@ def test_journals_of_other_searches_are_refused(reference, tmp_path):
     _, lines = reference
     path = tmp_path / "other.journal"
     path.write_text("\n".join(lines[:8]) + "\n")
-    with pytest.raises(JournalError, match="exists already. Pass resume=True"):
+    with pytest.raises(JournalError, match=r"exists already. Pass resume=True"):
         searched(path)
     with pytest.raises(JournalError, match=r"does not match this search: record"):
         searched(path, resume=True, seed=1)  # same space, another seed: other proposals
