@@ -14,6 +14,7 @@ node the next request of the same batch needs, and thrash.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
@@ -67,6 +68,8 @@ class Cache:
         self.used = 0.0
         self.hits = self.misses = self.evictions = self.rejections = 0
         self.peak = 0.0
+        # one offer at a time: the budget check and the admission must see the same bytes
+        self._lock = threading.RLock()
 
     def __contains__(self, key: Hashable) -> bool:
         return key in self._entries
@@ -95,7 +98,12 @@ class Cache:
         self.misses += n
 
     def offer(self, key: Hashable, value: Any, size: float, cost: float) -> bool:
-        """Offer a finished result; return whether it was admitted (DESIGN §5)."""
+        """Offer a finished result; return whether it was admitted (DESIGN §5). Safe from
+        several threads."""
+        with self._lock:
+            return self._offer(key, value, size, cost)
+
+    def _offer(self, key: Hashable, value: Any, size: float, cost: float) -> bool:
         if key in self._entries:
             return True
         new = Entry(float(size), float(cost), value)
@@ -151,10 +159,11 @@ class Cache:
         self._entries[key].value = value
 
     def evict(self, key: Hashable) -> None:
-        entry = self._entries.pop(key)
-        self.used -= entry.size
-        self.evictions += 1
-        self.policy.on_remove(key)
+        with self._lock:
+            entry = self._entries.pop(key)
+            self.used -= entry.size
+            self.evictions += 1
+            self.policy.on_remove(key)
         if self._on_evict is not None:
             self._on_evict(key, entry.value)
 

@@ -38,7 +38,8 @@ def test_a_damaged_entry_is_removed_with_a_warning(tmp_path, damage):
     disk = DiskCache(tmp_path, "1MB", min_seconds=0)
     disk.store("k", np.arange(100.0), seconds=1.0)
     path = disk.file("k")
-    data = bytearray(open(path, "rb").read())
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
     if damage == "flip":
         data[-5] ^= 0xFF
     elif damage == "truncate":
@@ -48,7 +49,8 @@ def test_a_damaged_entry_is_removed_with_a_warning(tmp_path, damage):
     else:
         os.replace(path, disk.file("k2"))
         path = disk.file("k2")
-    open(path, "wb").write(bytes(data))
+    with open(path, "wb") as f:
+        f.write(bytes(data))
     key = "k2" if damage == "other key" else "k"
     with pytest.warns(UserWarning, match="damaged or truncated"):
         assert disk.load(key) is None

@@ -82,7 +82,7 @@ def test_the_simulator_replays_two_tiers(tmp_path):
 
 
 def test_runner_refuses_a_disk_that_is_not_a_disk_cache():
-    with pytest.raises(TypeError, match="'disk' parameter of Runner must be a dagreuse.cache.DiskCache"):
+    with pytest.raises(TypeError, match=r"'disk' parameter of Runner must be a dagreuse\.cache\.DiskCache"):
         Runner(disk="/tmp/cache")
 
 
