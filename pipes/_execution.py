@@ -260,8 +260,12 @@ class DaskSession(Session):
         trip to the scheduler (``Client.scheduler_info``)."""
         if time.monotonic() - self.workers_read[0] > WORKERS_SECONDS or not self.workers_read[1]:
             info = self.client.scheduler_info()["workers"]
+            joined = set(info) - set(self.workers_read[1])
             self.workers_read[:] = [time.monotonic(), {w: i["nthreads"] for w, i in info.items()}]
             self.pool.gpus = _gpus.gpu_workers(info)
+            if joined and self.data:  # a worker joined (or restarted): it gets the input data
+                # too, so that the data outlives any worker and lost results can be recomputed
+                self.client.replicate([f for f in self.data.values() if f.status == "finished"])
         return self.workers_read[1]
 
     def _stage_of(self, task: Pooled) -> str:
@@ -291,12 +295,21 @@ class DaskSession(Session):
         """A finished task's summary: its worker's report arrives before the task's completion
         (one stream, in order), so the fetch is a fallback only."""
         found = self.reports.pop(fut.key, None)
-        return found if found is not None else self.client.submit(_ops.summary, fut).result()
+        if found is not None:
+            return found
+        from distributed.client import FutureCancelledError
+
+        for _ in range(3):  # its worker died with its data: Dask computes it again
+            try:
+                return self.client.submit(_ops.summary, fut, pure=False).result()
+            except FutureCancelledError:
+                self.client.gather([fut], errors="skip")
+        return self.client.submit(_ops.summary, fut, pure=False).result()
 
     def _handle(self, fut: Any) -> None:
         task = self.watch.pop(fut)
         failed = fut.status == "error"
-        error = str(fut.exception()) if failed else None
+        error = self._error(task, fut.exception()) if failed else None
         value = None if failed else self._summary(fut)
         if isinstance(value, dict):  # its operator, or an ancestor's, raised (_ops.Failed)
             failed, error, value = True, value["error"], None
@@ -328,6 +341,14 @@ class DaskSession(Session):
             self._leaves_done(task.leaves, error, None if failed else value[2])
         if task.inner:
             self._inner_done(task.inner, fut, bundle, (), error, None if failed else value[3])
+
+    def _error(self, task: Pooled, exc: BaseException) -> str:
+        """A task's error text; a worker that died running it (Dask's ``KilledWorker``: over its
+        memory limit, or killed) says so, naming the stage."""
+        if type(exc).__name__ == "KilledWorker":
+            return (f"stage '{self._stage_of(task)}' failed: the worker computing it died (over "
+                    f"Dask's memory limit, or killed): {exc}")
+        return str(exc)
 
     def _finish(self, key: str, seconds: float, nbytes: int, held: Any,
                 info: dict | None = None) -> bool:
