@@ -49,6 +49,9 @@ class Problem:
         """Check ``X``/``y``, split by ``cv`` and resolve ``scoring`` for the final ``estimator``
         (for a pipeline, the pipeline: it says whether X is a precomputed kernel)."""
         check_data(X, y)
+        if y is None and is_classifier(estimator):
+            raise ValueError(f"The 'y' parameter is needed: the final estimator "
+                             f"{type(estimator).__name__} is a classifier. Got y=None.")
         folds = resolve_cv(cv, X, y, classifier=is_classifier(estimator), groups=groups)
         scorers = resolve_scoring(scoring, estimator)
         key = scoring_key(scoring)
@@ -97,7 +100,7 @@ def resolve_cv(cv: Any, X: Any, y: Any, classifier: bool, groups: Any = None) ->
     elif isinstance(cv, numbers.Real):
         if not 0 < cv < 1:
             raise ValueError(f"The 'cv' parameter must be {allowed}. Got {cv!r} instead.")
-        stratify = classifier and type_of_target(y) in ("binary", "multiclass")
+        stratify = classifier and y is not None and type_of_target(y) in ("binary", "multiclass")
         splitter = StratifiedShuffleSplit if stratify else ShuffleSplit
         cv = splitter(n_splits=1, test_size=float(cv), random_state=0)
     elif isinstance(cv, str) or not (
@@ -105,13 +108,19 @@ def resolve_cv(cv: Any, X: Any, y: Any, classifier: bool, groups: Any = None) ->
         or isinstance(cv, Sequence)
     ):
         raise TypeError(f"The 'cv' parameter must be {allowed}. Got {cv!r} instead.")
-    splitter = check_cv(cv, y, classifier=classifier)
     try:
+        splitter = check_cv(cv, y, classifier=classifier)
         folds = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(X, y, groups)]
-    except ValueError as exc:
+    except (ValueError, TypeError, IndexError) as exc:
         raise ValueError(f"The 'cv' parameter {cv!r} cannot split this data: {exc}") from None
     if not folds:
         raise ValueError(f"The 'cv' parameter {cv!r} produced no folds.")
+    n = _num_samples(X)
+    for part in (p for fold in folds for p in fold):
+        if part.dtype.kind not in "iu" or part.ndim != 1 or (part.size and not (
+                part.min() >= 0 and part.max() < n)):
+            raise ValueError(f"The 'cv' parameter {cv!r} must give (train, test) pairs of row "
+                             f"indices in 0..{n - 1}. Got a fold part {part!r} instead.")
     return folds
 
 

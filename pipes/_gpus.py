@@ -50,7 +50,8 @@ def visible_gpus() -> list[str]:
 
 def check_gpus(gpus: Any) -> None:
     """Raise, naming the parameter, unless ``gpus`` is ``"auto"`` or an int >= 0."""
-    if gpus != "auto" and (isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0):
+    if not (isinstance(gpus, str) and gpus == "auto") and (
+            isinstance(gpus, bool) or not isinstance(gpus, int) or gpus < 0):
         raise ValueError(
             "The 'gpus' parameter of Runner must be 'auto' (a worker per visible GPU), an int "
             f">= 0 (that many of them) or 0 (none). Got {gpus!r} instead.")

@@ -164,8 +164,8 @@ class Pipeline:
     def _stage(self, i: int, step: Any, last: bool) -> Stage:
         if not isinstance(step, tuple) or len(step) not in (2, 3) or not isinstance(step[0], str):
             raise ValueError(
-                f"Pipeline step {i} must be a (name, operator) or (name, operator, param_space) "
-                f"tuple with a string name. Got {step!r} instead."
+                f"The 'steps' parameter of Pipeline: step {i} must be a (name, operator) or (name, "
+                f"operator, param_space) tuple with a string name. Got {step!r} instead."
             )
         name, op = step[0], step[1]
         if not name or "__" in name:

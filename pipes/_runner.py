@@ -108,7 +108,7 @@ class Runner:
         gpus: int | str = "auto",
         disk: DiskCache | None = None,
     ):
-        if scheduler not in _SCHEDULERS:
+        if not isinstance(scheduler, str) or scheduler not in _SCHEDULERS:
             raise ValueError(
                 f"The 'scheduler' parameter of Runner must be one of {_SCHEDULERS}. "
                 f"Got {scheduler!r} instead."
@@ -129,7 +129,7 @@ class Runner:
                 f"The 'cache' parameter of Runner cannot be {type(cache).__name__}: it needs the "
                 "future and exists only in simulation (dagreuse.cache.simulate)."
             )
-        if cost not in COSTS:
+        if not isinstance(cost, str) or cost not in COSTS:
             raise ValueError(
                 f"The 'cost' parameter of Runner must be one of {COSTS}. Got {cost!r} instead."
             )

@@ -78,7 +78,8 @@ class Uniform(Dimension):
         self.low = _number("low", "uniform", low)
         self.high = _number("high", "uniform", high)
         if not low < high:
-            raise ValueError(f"uniform needs low < high. Got low={low!r}, high={high!r} instead.")
+            raise ValueError(f"The 'low' and 'high' parameters of uniform need low < high. Got low={low!r}, "
+                             f"high={high!r} instead.")
         self._set_prior(prior, confidence, _within(prior, low, high), f"a number in [{low}, {high}]")
 
     def __repr__(self) -> str:
@@ -91,7 +92,8 @@ class LogUniform(Dimension):
         self.high = _number("high", "loguniform", high)
         if not 0 < low < high:
             raise ValueError(
-                f"loguniform needs 0 < low < high. Got low={low!r}, high={high!r} instead."
+                f"The 'low' and 'high' parameters of loguniform need 0 < low < high. Got low={low!r}, "
+                f"high={high!r} instead."
             )
         self._set_prior(prior, confidence, _within(prior, low, high), f"a number in [{low}, {high}]")
 
@@ -108,7 +110,9 @@ class RandInt(Dimension):
                 raise TypeError(f"The {name!r} parameter of randint must be an int. Got {v!r} instead.")
         if not low < high:
             raise ValueError(
-                f"randint needs low < high (high is excluded). Got low={low!r}, high={high!r} instead."
+                "The 'low' and 'high' parameters of randint need low < high (high is excluded). Got "
+                f"low={low!r}, "
+                f"high={high!r} instead."
             )
         self.low, self.high = low, high
         self._set_prior(prior, confidence, isinstance(prior, int) and _within(prior, low, high - 1),
@@ -129,7 +133,8 @@ class Constant(Dimension):
 
     def __init__(self, value: Any, prior: Any = None, confidence: Any = None):
         if prior is not None or confidence is not None:
-            raise ValueError(f"A constant takes no prior: constant({value!r}) has one value. Got "
+            raise ValueError(f"The 'prior' parameter of constant is not allowed: constant({value!r}) has "
+                             "one value. Got "
                              f"prior={prior!r}, confidence={confidence!r}.")
         self.value = value
 
@@ -153,18 +158,22 @@ class Choice(Dimension):
                  confidence: Any = None):
         if isinstance(options, Mapping):
             if not options:
-                raise ValueError("choice needs at least one option. Got an empty dict instead.")
+                raise ValueError("The 'options' parameter of choice needs at least one option. Got an "
+                                 "empty dict instead.")
             bad = [k for k in options if not isinstance(k, str)]
             if bad:
-                raise TypeError(f"choice labels must be strings. Got {bad[0]!r} instead.")
+                raise TypeError(f"The 'options' parameter of choice: labels must be strings. Got {bad[0]!r} "
+                                "instead.")
             self.options: dict[str, Any] | list[Any] = dict(options)
         elif isinstance(options, Sequence) and not isinstance(options, str):
             if len(options) == 0:
-                raise ValueError("choice needs at least one option. Got an empty list instead.")
+                raise ValueError("The 'options' parameter of choice needs at least one option. Got an "
+                                 "empty list instead.")
             self.options = list(options)
         else:
             raise TypeError(
-                f"choice takes a list of values or a dict of labelled options. Got {options!r} instead."
+                f"The 'options' parameter of choice must be a list of values or a dict of labelled options. "
+                f"Got {options!r} instead."
             )
         keys = list(self.options) if self.labelled else self.options
         self._set_prior(prior, confidence, any(_same(prior, k) for k in keys),

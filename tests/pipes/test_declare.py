@@ -44,13 +44,13 @@ def test_value_choices_and_constants():
 
 
 @pytest.mark.parametrize(("make", "exc", "match"), [
-    (lambda: space.uniform(2, 1), ValueError, r"uniform needs low < high. Got low=2, high=1"),
-    (lambda: space.loguniform(0, 1), ValueError, r"loguniform needs 0 < low < high"),
-    (lambda: space.randint(5, 5), ValueError, r"randint needs low < high"),
+    (lambda: space.uniform(2, 1), ValueError, r"parameters of uniform need low < high. Got low=2, high=1"),
+    (lambda: space.loguniform(0, 1), ValueError, r"parameters of loguniform need 0 < low < high"),
+    (lambda: space.randint(5, 5), ValueError, r"parameters of randint need low < high"),
     (lambda: space.randint(1.5, 5), TypeError, r"'low' parameter of randint must be an int"),
-    (lambda: space.choice([]), ValueError, r"choice needs at least one option"),
-    (lambda: space.choice({}), ValueError, r"choice needs at least one option"),
-    (lambda: space.choice("abc"), TypeError, r"choice takes a list of values or a dict"),
+    (lambda: space.choice([]), ValueError, r"parameter of choice needs at least one option"),
+    (lambda: space.choice({}), ValueError, r"parameter of choice needs at least one option"),
+    (lambda: space.choice("abc"), TypeError, r"parameter of choice must be a list of values or a dict"),
     (lambda: space.uniform("a", 1), TypeError, r"'low' parameter of uniform must be a number"),
 ])
 def test_malformed_spaces(make, exc, match):

@@ -86,7 +86,7 @@ def test_bad_priors_are_clear_errors():
         space.randint(0, 5, prior=5)
     with pytest.raises(ValueError, match="one of its values"):
         space.choice([1, 2], prior=3)
-    with pytest.raises(ValueError, match="A constant takes no prior"):
+    with pytest.raises(ValueError, match="parameter of constant is not allowed"):
         space.constant(1, prior=1)
     with pytest.raises(ValueError, match="'confidence' parameter of loguniform needs a prior"):
         space.loguniform(1e-3, 1, confidence="low")
