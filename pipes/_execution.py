@@ -94,9 +94,12 @@ class DaskSession(Session):
         self.workers_read: list[Any] = [-math.inf, {}]  # when; worker -> threads
         # one worker-event topic per Runner: the scheduler keeps every topic it has seen
         self.topic = runner._topic
-        self.reports: dict[str, Any] = {}
+        # the handler holds this dict, not the session: distributed's unsubscribe_topic keeps
+        # the handler, which would keep every closed session's nodes alive with it
+        reports: dict[str, Any] = {}
+        self.reports = reports
         self.client.subscribe_topic(
-            self.topic, lambda ev: self.reports.__setitem__(ev[1]["name"], ev[1]["summary"]))
+            self.topic, lambda ev: reports.__setitem__(ev[1]["name"], ev[1]["summary"]))
         self.ac = as_completed(loop=self.client.loop, raise_errors=False)
 
     # -- the session interface ----------------------------------------------------------------
@@ -170,6 +173,7 @@ class DaskSession(Session):
             self.client.gather(list(self.writes), errors="skip")
             self._written()
         self.client.unsubscribe_topic(self.topic)
+        self.reports.clear()
         for fut in list(self.watch):
             fut.cancel()
         self.live.clear()

@@ -1,0 +1,55 @@
+"""Scale without leaks: once a search is done, no node, request or session of it stays alive in
+the client beyond its trace; on the oracle, repeated searches retain no memory at all."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+
+import numpy as np
+from sklearn.dummy import DummyClassifier
+
+from dagreuse.cache import WReciprocal
+from dagreuse.pipes import Pipeline, Runner, space
+from dagreuse.pipes._dag import Node, Request
+from dagreuse.pipes._session import Session
+from dagreuse.search import GriddedRandomSearch, run
+
+X, y = np.zeros((60, 3)), np.arange(60) % 2
+
+
+def identity(X, k=0):
+    return X
+
+
+PIPE = Pipeline([("a", identity, {"k": space.uniform(0, 1)}), ("b", identity, {"k": space.uniform(0, 1)}),
+                 ("clf", DummyClassifier(), {"random_state": space.randint(0, 2**31)})])
+
+
+def alive(*types):
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if isinstance(o, types))
+
+
+def test_a_finished_search_leaves_no_node_alive_on_dask():
+    with Runner(WReciprocal("200kB"), processes=False) as runner:
+        result = run(GriddedRandomSearch(PIPE, [4, 4, 4], seed=0), X, y, cv=3, runner=runner)
+        assert result.profile.n_computed > 200
+        del result
+        runner._trace = None
+        assert alive(Node, Request, Session) == 0
+
+
+def test_repeated_searches_retain_no_memory_on_the_oracle():
+    with Runner(WReciprocal("200kB"), scheduler="sync") as runner:
+        retained = []
+        tracemalloc.start()
+        try:
+            for seed in range(3):
+                run(GriddedRandomSearch(PIPE, [6, 6, 4], seed=seed), X, y, cv=3, runner=runner)
+                runner._trace = None
+                gc.collect()
+                retained.append(tracemalloc.get_traced_memory()[0])
+        finally:
+            tracemalloc.stop()
+    assert retained[2] - retained[0] < 100_000  # ~1,000 nodes a run; the cache is full after one
