@@ -116,6 +116,9 @@ def resolve_cv(cv: Any, X: Any, y: Any, classifier: bool, groups: Any = None) ->
     if not folds:
         raise ValueError(f"The 'cv' parameter {cv!r} produced no folds.")
     n = _num_samples(X)
+    # boolean masks of the rows, as scikit-learn accepts them, become row indices
+    folds = [tuple(np.flatnonzero(p) if p.dtype == bool and p.shape == (n,) else p for p in fold)
+             for fold in folds]
     for part in (p for fold in folds for p in fold):
         if part.dtype.kind not in "iu" or part.ndim != 1 or (part.size and not (
                 part.min() >= 0 and part.max() < n)):

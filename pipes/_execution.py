@@ -308,7 +308,9 @@ class DaskSession(Session):
                 return self.client.submit(_ops.summary, fut, pure=False).result()
             except FutureCancelledError:
                 self.client.gather([fut], errors="skip")
-        return self.client.submit(_ops.summary, fut, pure=False).result()
+        # Dask could not compute it again (its inputs died too): its requests fail, the rest go on
+        return {"error": f"the worker holding {fut.key} died, and Dask could not compute it "
+                         "again (its inputs were lost with it)"}
 
     def _handle(self, fut: Any) -> None:
         task = self.watch.pop(fut)

