@@ -17,104 +17,25 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import numbers
 import os
-import re
 import sys
 import time
 from typing import Any
 
 import numpy as np
 
-from dagreuse.cache import Trace, require
+from dagreuse.cache import Trace
 from dagreuse.pipes import Config, Problem, Profile, Runner, canonical, merge
 
 from ._base import BatchStrategy, Proposal, Strategy
 from ._journal import Journal, JournalError
 from ._progress import Progress, is_terminal
+from ._result import Result
 
 __all__ = ["Result", "Search", "run"]
 
 _log = logging.getLogger("dagreuse.search")
-
-
-class Result:
-    """What a search found and what reuse saved.
-
-    ``trials`` holds one dict per evaluation — a config at a resource level: ``config``,
-    ``config_id`` (the same for every level of one config), ``resource``, ``rung``, ``bracket``,
-    ``promoted_from`` (None unless a halving strategy set them), ``scores`` (per fold, primary
-    metric), ``mean_score``, ``status`` (``"ok"`` or ``"error"``), ``error`` (text or None),
-    ``test_scores``/``train_scores`` (per metric, per fold), ``fit_time``/``score_time`` per
-    fold, ``elapsed`` (seconds from the start of the search to the trial's last fold),
-    ``requests`` (the trace's request numbers of its folds).
-    ``best_config``/``best_score`` are the best mean score at the highest resource level a
-    successful evaluation reached (ties to the earlier trial).
-    """
-
-    def __init__(self, trials: list[dict[str, Any]], profile: Profile, metrics: list[str]):
-        self.trials = trials
-        self.profile = profile
-        self.metrics = metrics
-        ok = [t for t in trials if math.isfinite(t["mean_score"]) and t["status"] == "ok"]
-        levels = [t["resource"] for t in ok if t["resource"] is not None]
-        if levels:
-            ok = [t for t in ok if t["resource"] == max(levels)]
-        best = max(ok, key=lambda t: t["mean_score"]) if ok else None
-        self.best_trial = best
-        self.best_config: Config | None = best["config"] if best else None
-        self.best_score: float = best["mean_score"] if best else math.nan
-
-    def errors(self) -> list[dict[str, Any]]:
-        """Each distinct error of the failed evaluations once, most frequent first: its
-        ``error`` text, ``count`` (evaluations), the ``stages`` it names and an example
-        ``config``."""
-        found: dict[str, dict[str, Any]] = {}
-        for t in self.trials:
-            if t["error"] is None:
-                continue
-            entry = found.setdefault(t["error"], {"error": t["error"], "count": 0,
-                                                  "stages": _stages(t["error"]),
-                                                  "config": t["config"]})
-            entry["count"] += 1
-        return sorted(found.values(), key=lambda e: -e["count"])
-
-    def trials_dataframe(self):
-        """Trials as a pandas DataFrame, one column per stage label and per parameter."""
-        pd = require("pandas", "Result.trials_dataframe")
-
-        rows = []
-        for t in self.trials:
-            row: dict[str, Any] = {"config_id": t["config_id"]}
-            for stage, (label, params) in t["config"].items():
-                row[stage] = label
-                row.update({f"{stage}__{p}": v for p, v in params.items()})
-            row.update({k: t[k] for k in ("resource", "rung", "bracket") if t[k] is not None})
-            row.update(mean_score=t["mean_score"], status=t["status"], error=t["error"])
-            row.update({f"split{i}_score": s for i, s in enumerate(t["scores"])})
-            rows.append(row)
-        return pd.DataFrame(rows)
-
-    def curves(self):
-        """Learning curves as a pandas DataFrame: one row per evaluation, with ``config_id``,
-        ``bracket``, ``rung``, ``resource``, ``mean_score`` and ``status``, by config then level."""
-        pd = require("pandas", "Result.curves")
-
-        cols = ["config_id", "bracket", "rung", "resource", "mean_score", "status"]
-        frame = pd.DataFrame([{k: t[k] for k in cols} for t in self.trials], columns=cols)
-        return frame.sort_values(["config_id", "resource"], kind="stable").reset_index(drop=True)
-
-    def plot(self, path: Any = None) -> Any:
-        """Best score so far against wall time, and against compute seconds with and without
-        reuse (``dagreuse.pipes._draw.plot_search``); a PNG at ``path``; returns the Axes."""
-        from dagreuse.pipes._draw import plot_search
-
-        return plot_search(self.trials, self.profile.trace, path)
-
-    def __repr__(self) -> str:
-        return (f"Result(best_score={self.best_score:.4f}, trials={len(self.trials)}, "
-                f"speedup={self.profile.speedup:.2f}x)")
 
 
 class Search:
@@ -308,11 +229,6 @@ def _describe(proposals: list[Proposal]) -> list[list[str]]:
              repr(p.resource), repr(p.promoted_from)] for p in proposals]
 
 
-def _stages(error: str) -> list[str]:
-    """The stages an error text names (``stage 'pca' (PCA) failed: ...``)."""
-    return re.findall(r"stage '([^']+)'", error)
-
-
 def _report_errors(result: Result) -> None:
     """One line per distinct error at the end of a search: failing candidates are an expected
     outcome (``error_score``), so they are summed up, not logged per task."""
@@ -354,6 +270,30 @@ def _config_key(config: Config) -> str:
     return json.dumps(canonical(config), sort_keys=True)
 
 
+def _check_run(strategy: Any, error_score: Any, runner: Any, max_in_flight: Any, journal: Any,
+               resume: Any) -> float:
+    """``run``'s arguments, checked before any work starts; the error score as a float."""
+    if not isinstance(strategy, Strategy):
+        raise TypeError(
+            f"The 'strategy' parameter of run must be a dagreuse.search strategy such as "
+            f"GriddedRandomSearch(pipeline, branching=[...]). Got {strategy!r} instead."
+        )
+    if runner is not None and not isinstance(runner, Runner):
+        raise TypeError(f"The 'runner' parameter of run must be a dagreuse Runner. Got {runner!r}.")
+    if max_in_flight is not None and (isinstance(max_in_flight, bool) or not isinstance(
+            max_in_flight, numbers.Integral) or max_in_flight < 1):
+        raise ValueError(
+            f"The 'max_in_flight' parameter of run must be an int >= 1 or None. Got {max_in_flight!r} "
+            "instead."
+        )
+    if not isinstance(resume, bool):
+        raise TypeError(f"The 'resume' parameter of run must be True or False. Got {resume!r}.")
+    if resume and journal is None:
+        raise ValueError("The 'resume' parameter of run needs a 'journal' file to resume from. "
+                         "Got resume=True and journal=None.")
+    return _check_error_score(error_score)
+
+
 def _check_error_score(error_score: Any) -> float:
     if isinstance(error_score, bool) or not isinstance(error_score, numbers.Real):
         raise TypeError(
@@ -393,25 +333,7 @@ def run(
     whose driver died goes on where it stopped and evaluates only what the journal lacks
     (``_journal``). A journal of another search is refused (``JournalError``).
     """
-    if not isinstance(strategy, Strategy):
-        raise TypeError(
-            f"The 'strategy' parameter of run must be a dagreuse.search strategy such as "
-            f"GriddedRandomSearch(pipeline, branching=[...]). Got {strategy!r} instead."
-        )
-    error_score = _check_error_score(error_score)
-    if runner is not None and not isinstance(runner, Runner):
-        raise TypeError(f"The 'runner' parameter of run must be a dagreuse Runner. Got {runner!r}.")
-    if max_in_flight is not None and (isinstance(max_in_flight, bool) or not isinstance(
-            max_in_flight, numbers.Integral) or max_in_flight < 1):
-        raise ValueError(
-            f"The 'max_in_flight' parameter of run must be an int >= 1 or None. Got {max_in_flight!r} "
-            "instead."
-        )
-    if not isinstance(resume, bool):
-        raise TypeError(f"The 'resume' parameter of run must be True or False. Got {resume!r}.")
-    if resume and journal is None:
-        raise ValueError("The 'resume' parameter of run needs a 'journal' file to resume from. "
-                         "Got resume=True and journal=None.")
+    error_score = _check_run(strategy, error_score, runner, max_in_flight, journal, resume)
     final = next(iter(strategy.pipeline.stages[-1].alternatives.values())).operator
     problem = Problem.of(X, y, cv, scoring, final, groups=groups,
                          return_train_score=return_train_score)
