@@ -52,13 +52,13 @@ class Journal:
                 f"The 'journal' file {self.path!r} exists already. Pass resume=True to continue "
                 "the search it records, or name a new file."
             )
+        self._synced = 0.0  # when fsync last ran (monotonic seconds)
         good = self._read(search) if exists else 0
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
         os.ftruncate(self._fd, good)  # a torn last record goes before anything is appended
         os.lseek(self._fd, good, os.SEEK_SET)
         if good == 0:
             self._write({"dagreuse_journal": _FORMAT, "search": search, "about": about})
-        self._synced = time.monotonic()
 
     def _read(self, search: str) -> int:
         """Load the records; return the byte length of the whole, well-formed lines."""
@@ -111,7 +111,7 @@ class Journal:
     def _write(self, record: dict[str, Any]) -> None:
         os.write(self._fd, (json.dumps(record, separators=(",", ":")) + "\n").encode())
         now = time.monotonic()
-        if now - getattr(self, "_synced", 0.0) >= SYNC_SECONDS:
+        if now - self._synced >= SYNC_SECONDS:
             os.fsync(self._fd)
             self._synced = now
 
