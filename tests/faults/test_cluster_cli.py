@@ -33,11 +33,12 @@ DASK = str(pathlib.Path(sys.executable).parent / "dask")
 X, y = load_digits(return_X_y=True)
 
 
-def pipeline(delay=0.1):
-    """``delay`` keeps the search running while workers come and go; it changes no result."""
+def pipeline(delay=0.0, gate=None):
+    """``gate`` holds a third of the candidates until the test has changed the cluster, so the
+    search is still running then however fast or slow the machine; neither changes a result."""
     return Pipeline([
         ("scale", StandardScaler()),
-        ("slow", Flaky(delay=delay), {"factor": space.uniform(0.5, 2.0)}),
+        ("slow", Flaky(delay=delay, gate=gate), {"factor": space.uniform(0.5, 2.0)}),
         ("var", VarianceThreshold()),  # no constant pixel in a fold: SelectKBest would warn
         ("select", SelectKBest(), {"k": space.randint(5, 40)}),
         ("clf", GaussianNB(), {"var_smoothing": space.loguniform(1e-10, 1e-6)}),
@@ -80,53 +81,53 @@ def cluster(tmp_path):
 
 
 @pytest.mark.parametrize("kill", [False, True], ids=["join-retire", "join-retire-kill"])
-def test_workers_joining_retiring_and_dying_mid_search_lose_nothing(cluster, kill):
+def test_workers_joining_retiring_and_dying_mid_search_lose_nothing(cluster, tmp_path, kill):
     """A worker joins and gets work, one retires gracefully (and with ``kill``, another is
-    SIGKILLed): the oracle's trials. The kill variant fails now and then (docs/reliability.md:
-    a task whose inputs died with it) — then its candidates are errors, and the search goes on."""
+    SIGKILLed), all while a third of the candidates wait at the gate: the oracle's trials. The
+    kill variant can lose candidates whose inputs died with the worker (docs/reliability.md):
+    then they are errors, and the search goes on."""
     client, file, env = cluster
     with Runner(scheduler="sync") as r:
-        oracle = run(RandomSearch(pipeline(delay=0), n=60, seed=0), X, y, cv=3, runner=r)
+        oracle = run(RandomSearch(pipeline(), n=60, seed=0), X, y, cv=3, runner=r)
     first = sorted(client.scheduler_info()["workers"])
     pids = client.run(os.getpid)
-    events = []
+    gate, runners, executed = tmp_path / "gate", [], []
+    done = threading.Event()
 
     def disturb():
-        time.sleep(0.5)
         with started(["worker", "--scheduler-file", str(file), "--nthreads", "1",
                       "--no-dashboard", "--name", "joined"], env):
             client.wait_for_workers(3, timeout=60)
+            joined = next(w for w, i in client.scheduler_info()["workers"].items()
+                          if i.get("name") == "joined")
             # the Runner copies the input data to a worker that joins when it next reads the
             # workers (at most a second apart while it sends tasks); until then the first two
             # hold the only copies (docs/reliability.md)
-            joined = next(w for w, i in client.scheduler_info()["workers"].items()
-                          if i.get("name") == "joined")
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 60
             while time.monotonic() < deadline and not (
                     runners and runners[0]._data and runners[0]._data[1].key in
                     client.has_what().get(joined, ())):
                 time.sleep(0.1)
             client.retire_workers([first[0]])  # graceful: its data moves first
             if kill:
-                time.sleep(1.0)
                 os.kill(pids[first[1]], signal.SIGKILL)  # its nanny restarts it
-            search.wait()
-            joined = [w for w, i in client.scheduler_info()["workers"].items()
-                      if i.get("name") == "joined"]
-            events.append(client.run(lambda dask_worker: dask_worker.state.executed_count,
-                                     workers=joined))
+            gate.touch()
+            done.wait()
+            executed.append(client.run(lambda dask_worker: dask_worker.state.executed_count,
+                                   workers=[joined]))
 
-    search, runners = threading.Event(), []
     thread = threading.Thread(target=disturb)
     thread.start()
     try:
         with Runner(client=client) as runner:
             runners.append(runner)
-            result = run(RandomSearch(pipeline(), n=60, seed=0), X, y, cv=3, runner=runner)
+            result = run(RandomSearch(pipeline(delay=0.02, gate=str(gate)), n=60, seed=0), X, y,
+                         cv=3, runner=runner)
     finally:
-        search.set()
+        gate.touch()
+        done.set()
         thread.join()
-    assert any(n > 0 for n in events[0].values()), "the worker that joined got no work"
+    assert any(n > 0 for n in executed[0].values()), "the worker that joined got no work"
     assert len(result.trials) == len(oracle.trials)  # never a crash, never a trial missing
     ok = [t for t in outcome(result) if t[2] == "ok"]
     assert set(ok) <= set(outcome(oracle))  # what finished is right

@@ -26,19 +26,35 @@ X, y = load_digits(return_X_y=True)
 
 class Flaky(TransformerMixin, BaseEstimator):
     """Scales its input; raises for about ``rate`` of its parameter values (a fixed hash), so the
-    same candidates fail in every run, at this node."""
+    same candidates fail in every run, at this node. With ``gate`` (a path), a third of its
+    parameter values wait for that file to exist, off the worker's thread pool (``secede``), so
+    that a test can hold a search open while it changes the cluster."""
 
-    def __init__(self, factor=1.0, rate=0.0, delay=0.0):
-        self.factor, self.rate, self.delay = factor, rate, delay
+    def __init__(self, factor=1.0, rate=0.0, delay=0.0, gate=None):
+        self.factor, self.rate, self.delay, self.gate = factor, rate, delay, gate
 
     def fit(self, X, y=None):
         time.sleep(self.delay)
-        if int(joblib.hash(self.factor)[:8], 16) / 16**8 < self.rate:
+        drawn = int(joblib.hash(self.factor)[:8], 16) / 16**8
+        if self.gate is not None and drawn > 2 / 3:
+            _wait_for(self.gate)
+        if drawn < self.rate:
             raise RuntimeError(f"flaky operator failed at factor={self.factor}")
         return self
 
     def transform(self, X):
         return X * self.factor
+
+
+def _wait_for(path, timeout=120.0):
+    """Wait (at most ``timeout``: never a hang) with the worker's thread free for other tasks."""
+    from distributed import rejoin, secede
+
+    secede()
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    rejoin()
 
 
 def pipeline(rate=0.0, delay=0.0):
