@@ -92,6 +92,8 @@ class Pool:
                       node, info)
         self._needs.update(task.waits)
         self.tasks.append(task)
+        if node is not None:  # computed again (its result was lost): readers wait for this one
+            self.done.pop(node, None)
         return task
 
     def remove(self, task: Pooled) -> None:

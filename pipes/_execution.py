@@ -55,6 +55,7 @@ from ._bundles import Bundle, Part
 from ._dag import DAG
 from ._dispatch import Pool, Pooled, Wait
 from ._granularity import TASK_SECONDS, Absorbed, Shaper, jobs
+from ._lost import RETRIES, Lost, purge
 from ._session import Session
 
 __all__ = ["DaskSession"]
@@ -89,6 +90,8 @@ class DaskSession(Session):
         self.headed: set[str] = set()
         self.data: dict[str, Any] = {}  # data key -> its scattered future
         self.ready: list[tuple[int, dict[str, Any]]] = []
+        self.lost: list[tuple[int, int]] = []  # (request, trace request) to start again (_lost)
+        self.retries: collections.Counter = collections.Counter()  # request -> times started again
         self.writes: dict[Any, str] = {}  # writes to the persistent tier in flight -> node key
         self.warned_gpu = False
         self.workers_read: list[Any] = [-math.inf, {}]  # when; worker -> threads
@@ -181,10 +184,23 @@ class DaskSession(Session):
 
     # -- starting requests --------------------------------------------------------------------
     def _step(self) -> None:
+        if self.lost:
+            self._start_again()
         while self._want_more() and self._start_next():
             pass
         self._look_ahead()
         self._dispatch()
+
+    def _start_again(self) -> None:
+        """Requests whose inputs were lost with a worker start again, first, after the lost
+        futures are dropped; their first tries count in no figure (``meta["abandoned"]``)."""
+        purge(self.cache, self.held)
+        abandoned = self.trace.meta.setdefault("abandoned", [])
+        for i, r in reversed(self.lost):
+            self.retries[i] += 1
+            abandoned.append(r)
+            self.jobs.appendleft([i])
+        self.lost.clear()
 
     def _want_more(self) -> bool:
         # ready tasks wait in the pool at no cost to the cluster: up to ``limit`` of them beside
@@ -306,11 +322,12 @@ class DaskSession(Session):
         for _ in range(3):  # its worker died with its data: Dask computes it again
             try:
                 return self.client.submit(_ops.summary, fut, pure=False).result()
-            except FutureCancelledError:
+            except FutureCancelledError as exc:
+                reason = exc
                 self.client.gather([fut], errors="skip")
-        # Dask could not compute it again (its inputs died too): its requests fail, the rest go on
-        return {"error": f"the worker holding {fut.key} died, and Dask could not compute it "
-                         "again (its inputs were lost with it)"}
+        # Dask could not compute it again (its inputs died too): its requests start again (_lost)
+        return {"error": Lost(f"the worker holding {fut.key} died, and Dask could not compute "
+                              f"it again (its inputs were lost with it): {reason}")}
 
     def _handle(self, fut: Any) -> None:
         task = self.watch.pop(fut)
@@ -328,7 +345,8 @@ class DaskSession(Session):
         del self.node_tasks[key]
         bundle = None
         if failed:
-            self.trace.mark("fail", key, req, error=error)
+            if not isinstance(error, Lost):
+                self.trace.mark("fail", key, req, error=error)
         else:
             held: Any = fut
             if task.inner:
@@ -375,7 +393,7 @@ class DaskSession(Session):
             self.pool.resolved(a.key, fut if bundle is None else Part(bundle, here),
                                self.pool.where.get(self.nodes[a.key].parents[0]))
             if isinstance(out, str):
-                if values is not None:
+                if values is not None and not isinstance(out, Lost):
                     self.trace.mark("fail", a.key, a.req, error=out)
                 self._leaves_done(a.leaves or [], out, None)
                 self._inner_done(a.inner, fut, bundle, here, out, None)
@@ -391,8 +409,10 @@ class DaskSession(Session):
         ancestor's failure (``run_leaves`` catches each leaf's own), recorded by that task."""
         for j, (i, r) in enumerate(started):
             out = error if value is None else value[j]
-            if isinstance(out, str):
-                self.ready.append((i, {"error": out}))
+            if isinstance(out, Lost) and self.retries[i] < RETRIES:
+                self.lost.append((i, r))
+            elif isinstance(out, str):
+                self.ready.append((i, {"error": str(out)}))
                 if value is not None:
                     self.trace.mark("fail", self.requests[i].leaf, r, error=out)
             else:

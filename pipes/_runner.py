@@ -19,6 +19,8 @@ import uuid
 import warnings
 from typing import Any
 
+import dask
+
 from dagreuse.cache import COSTS, Cache, DiskCache, Policy, Trace, WReciprocal, require
 
 from . import _gpus, _ops
@@ -38,6 +40,11 @@ def _bootstrapping() -> bool:
 
 
 _SCHEDULERS = ("distributed", "sync")
+# Dask's scheduler lives in this process with a local cluster and keeps, per worker stream and
+# per event topic, its last ``low-level-log-length`` messages, each with its tasks' payloads
+# (1,000 by default: tens of MB on a long search of small tasks); the Runner's own cluster keeps
+# the last 50, which is all a post-mortem needs
+LOCAL_CLUSTER_CONFIG = {"distributed.admin.low-level-log-length": 50}
 
 
 class Runner:
@@ -192,6 +199,7 @@ class Runner:
             from distributed import Client
 
             self._held = contextlib.ExitStack()
+            self._held.enter_context(dask.config.set(LOCAL_CLUSTER_CONFIG))
             self._devices = _gpus.devices_for(self.gpus)
             self._own_cluster = self._local_cluster()
             self.client = Client(self._own_cluster, set_as_default=False)

@@ -83,9 +83,7 @@ def cluster(tmp_path):
 @pytest.mark.parametrize("kill", [False, True], ids=["join-retire", "join-retire-kill"])
 def test_workers_joining_retiring_and_dying_mid_search_lose_nothing(cluster, tmp_path, kill):
     """A worker joins and gets work, one retires gracefully (and with ``kill``, another is
-    SIGKILLed), all while a third of the candidates wait at the gate: the oracle's trials. The
-    kill variant can lose candidates whose inputs died with the worker (docs/reliability.md):
-    then they are errors, and the search goes on."""
+    SIGKILLed), all while a third of the candidates wait at the gate: the oracle's trials."""
     client, file, env = cluster
     with Runner(scheduler="sync") as r:
         oracle = run(RandomSearch(pipeline(), n=60, seed=0), X, y, cv=3, runner=r)
@@ -129,10 +127,8 @@ def test_workers_joining_retiring_and_dying_mid_search_lose_nothing(cluster, tmp
         thread.join()
     assert any(n > 0 for n in executed[0].values()), "the worker that joined got no work"
     assert len(result.trials) == len(oracle.trials)  # never a crash, never a trial missing
-    ok = [t for t in outcome(result) if t[2] == "ok"]
-    assert set(ok) <= set(outcome(oracle))  # what finished is right
-    if kill and len(ok) < len(oracle.trials):
-        pytest.xfail("some candidates' inputs died with the killed worker (docs/reliability.md)")
+    errors = [t["error"] for t in result.trials if t["status"] == "error"]
+    assert not errors, errors[:2]  # results lost with a worker are computed again (pipes/_lost)
     assert outcome(result) == outcome(oracle)
     assert result.best_config == oracle.best_config
 

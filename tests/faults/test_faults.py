@@ -19,6 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 from dagreuse.cache import Cache, WReciprocal
 from dagreuse.pipes import Pipeline, Runner, space
+from dagreuse.pipes._bundles import Part
 from dagreuse.search import RandomSearch, run
 
 X, y = load_digits(return_X_y=True)
@@ -106,6 +107,38 @@ def test_a_worker_killed_mid_search_loses_no_trial(clean):
     assert all(t["status"] == "ok" for t in faulty.trials)
     assert scores(faulty) == scores(clean)
     assert faulty.best_config == clean.best_config and faulty.best_score == clean.best_score
+
+
+def test_cached_results_lost_mid_search_are_computed_again(clean):
+    """Cancelling the cached futures while the search runs stands for data lost with a worker
+    in a way Dask cannot recompute (lost dependencies): the requests that needed them start
+    again from the input data, and nothing is lost."""
+    from distributed import Future
+
+    with Runner(n_workers=2, processes=True) as r:
+        stop = threading.Event()
+
+        def lose():
+            for _ in range(3):
+                deadline = time.monotonic() + 30
+                while len(r._cache) < 5 and time.monotonic() < deadline and not stop.is_set():
+                    time.sleep(0.02)
+                keys = r._cache.keys()
+                held = [r._cache.peek(k) for k in keys]
+                futures = [h.bundle.future if isinstance(h, Part) else h for h in held]
+                r.client.cancel([f for f in futures if isinstance(f, Future)])
+                stop.wait(0.5)
+
+        thread = threading.Thread(target=lose)
+        thread.start()
+        try:
+            lost = run(RandomSearch(pipeline(delay=0.02), n=40, seed=0), X, y, cv=3, runner=r)
+        finally:
+            stop.set()
+            thread.join()
+    assert all(t["status"] == "ok" for t in lost.trials), [t["error"] for t in lost.trials]
+    assert scores(lost) == scores(clean)
+    assert lost.profile.trace.meta.get("abandoned")  # some requests did start again
 
 
 def test_the_budget_holds_under_concurrent_offers():
