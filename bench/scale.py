@@ -8,7 +8,8 @@ oracle and two worker processes. After each: the client process's Python memory 
 the Runner's trace dropped, against before the first; and the trace's JSON bytes per node.
 Trace: a synthetic 111,111-node trace (``cache.tree_trace``, k = 10, depth 5) saved and loaded.
 
-    python bench/scale.py
+    python bench/scale.py              # all of it
+    python bench/scale.py --session    # only what an open session holds at a search's end
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import gc
 import json
 import os
 import pathlib
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -35,11 +37,14 @@ def identity(X, k=0):
     return X
 
 
+PIPE = Pipeline([("a", identity, {"k": space.uniform(0, 1)}),
+                 ("b", identity, {"k": space.uniform(0, 1)}),
+                 ("clf", DummyClassifier(), {"random_state": space.randint(0, 2**31)})])
+
+
 def memory(runner_kw: dict, branchings=(13,) * 7 + (26, 26)) -> list[dict]:
     X, y = np.zeros((60, 3)), np.arange(60) % 2
-    pipe = Pipeline([("a", identity, {"k": space.uniform(0, 1)}),
-                     ("b", identity, {"k": space.uniform(0, 1)}),
-                     ("clf", DummyClassifier(), {"random_state": space.randint(0, 2**31)})])
+    pipe = PIPE
     rows = []
     with Runner(WReciprocal("200kB"), **runner_kw) as runner:
         gc.collect()
@@ -61,6 +66,40 @@ def memory(runner_kw: dict, branchings=(13,) * 7 + (26, 26)) -> list[dict]:
     return rows
 
 
+def session_state(runner_kw: dict, n: int = 26) -> dict:
+    """What the open session itself holds at the end of a search (its state, not the trace):
+    the traced memory just before it closes, less that after its state is dropped."""
+    from dagreuse.pipes._session import Session
+
+    close, seen = Session.close, {}
+
+    def closing(session: Session) -> None:
+        gc.collect()
+        seen["open"] = tracemalloc.get_traced_memory()[0]
+        close(session)
+        for name in list(vars(session)):
+            if name not in ("trace", "runner", "cache", "closed"):
+                setattr(session, name, None)
+        gc.collect()
+        seen["closed"] = tracemalloc.get_traced_memory()[0]
+
+    X, y = np.zeros((60, 3)), np.arange(60) % 2
+    Session.close = closing
+    try:
+        with Runner(WReciprocal("200kB"), **runner_kw) as runner:
+            tracemalloc.start()
+            result = run(GriddedRandomSearch(PIPE, [n, n, 4], seed=0), X, y, cv=3, runner=runner,
+                         progress=False)
+            tracemalloc.stop()
+    finally:
+        Session.close = close
+    nodes = result.profile.n_computed
+    row = {"nodes": nodes, "session_bytes_per_node": (seen["open"] - seen["closed"]) / nodes}
+    print(f"  {runner_kw}: the open session held {row['session_bytes_per_node']:.0f} B/node "
+          f"of {nodes} nodes at the end of the search")
+    return row
+
+
 def trace_io() -> dict:
     trace = tree_trace(k=10, depth=5, size=lambda level, rng: 100, cost=lambda level, rng: 0.01)
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,6 +119,10 @@ def trace_io() -> dict:
 
 
 def main() -> None:
+    if "--session" in sys.argv:  # only what the open session holds
+        print({"sync": session_state({"scheduler": "sync"}),
+               "threads": session_state({"processes": False})})
+        return
     report = {"sync": memory({"scheduler": "sync"}),
               "processes": memory({"n_workers": 2, "processes": True}), "trace": trace_io()}
     OUT.mkdir(exist_ok=True)

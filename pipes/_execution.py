@@ -171,6 +171,16 @@ class DaskSession(Session):
                 if admitted:
                     self.trace.mark("disk_write", key, seconds=spent, bytes=nbytes)
 
+    def _forgettable(self, key: str) -> bool:
+        return key not in self.live and key not in self.ahead and key not in self.held
+
+    def _forget(self, key: str) -> None:
+        super()._forget(key)
+        for index in (self.below, self.whole, self.pool.where):
+            index.pop(key, None)
+        self.claimed.discard(key)
+        self.headed.discard(key)
+
     def _stop(self) -> None:
         if self.writes:  # a later run is to find them on disk
             self.client.gather(list(self.writes), errors="skip")

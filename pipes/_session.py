@@ -11,7 +11,8 @@ finished requests that a search expects to build on (``expect``: the configs it 
 those are evicted last (``dagreuse.cache.Cache``). The trace records each submission and
 expectation, so that the simulator replays the same rule.
 
-:class:`Session` holds what both executors share — the merged nodes, the requests, the trace —
+:class:`Session` holds what both executors share — the merged nodes of the requests not reported
+yet (a node is forgotten once none needs it), the requests, the trace —
 and :class:`SyncSession` is the reference oracle: one request at a time, in submission order, in
 this process. ``_execution.DaskSession`` runs the same requests on a Dask cluster.
 """
@@ -48,6 +49,7 @@ class Session:
         self.children: dict[str, list[str]] = collections.defaultdict(list)  # by first parent
         self.readers: dict[str, set[str]] = collections.defaultdict(set)  # by any parent
         self.requests: list[Request] = []
+        self.refs: collections.Counter = collections.Counter()  # node -> unreported requests
         self.problems: list[Any] = []  # each request's DAG problem (its data)
         # what the requests submitted and not reported yet, and the expected ones, will read
         self.future = KnownFuture()
@@ -89,6 +91,7 @@ class Session:
         self.problems.extend([dag.problem] * len(dag.requests))
         for request in dag.requests:
             self.future.add(request.path, PENDING)
+            self.refs.update(request.path)
         self.trace.submitted(len(dag.requests))
         ids = list(range(first, len(self.requests)))
         self._submitted(ids, dag)
@@ -146,9 +149,36 @@ class Session:
         """Hook: release what the executor holds."""
 
     def _reported(self, i: int) -> None:
-        """Request ``i``'s result is out: the nodes it needed are needed one request less."""
+        """Request ``i``'s result is out: the nodes it needed are needed one request less, and
+        those no unreported request needs are forgotten (:meth:`_forget`)."""
         self.reported += 1
-        self.future.add(self.requests[i].path, PENDING, -1)
+        path = self.requests[i].path
+        self.future.add(path, PENDING, -1)
+        for key in reversed(path):  # leaf first: a node goes after the nodes that read it
+            self.refs[key] -= 1
+            if self.refs[key] <= 0:
+                del self.refs[key]
+                if self._forgettable(key):
+                    self._forget(key)
+
+    def _forgettable(self, key: str) -> bool:
+        """Hook: whether the executor is done with node ``key`` too."""
+        return True
+
+    def _forget(self, key: str) -> None:
+        """Drop node ``key`` from the session: a long search holds only the nodes of its
+        unreported requests, beyond the trace. A later DAG with the node merges it in again,
+        and finds its result in the cache (content keys) or computes it."""
+        node = self.nodes.pop(key)
+        if node.parents and key in self.children.get(node.parents[0], ()):
+            self.children[node.parents[0]].remove(key)
+        for p in node.parents:
+            readers = self.readers.get(p)
+            if readers is not None:
+                readers.discard(key)
+        for index in (self.children, self.readers):
+            if not index.get(key, True):
+                del index[key]
 
     def _begin(self, i: int) -> int:
         request = self.requests[i]

@@ -11,10 +11,11 @@ import tracemalloc
 import weakref
 
 import numpy as np
+import pytest
 from sklearn.dummy import DummyClassifier
 
 from dagreuse.cache import WReciprocal
-from dagreuse.pipes import Pipeline, Runner, space
+from dagreuse.pipes import Pipeline, Runner, merge, space
 from dagreuse.search import GriddedRandomSearch, run
 
 X, y = np.zeros((60, 3)), np.arange(60) % 2
@@ -70,6 +71,22 @@ def test_repeated_searches_retain_no_memory_on_the_oracle():
     out = subprocess.run([sys.executable, __file__], capture_output=True, text=True, check=True)
     retained = json.loads(out.stdout)
     assert retained[2] - retained[0] < 100_000  # ~1,000 nodes a run: under 50 bytes a node
+
+
+@pytest.mark.parametrize("scheduler", ["sync", "distributed"])
+def test_an_open_session_forgets_the_nodes_of_reported_requests(scheduler):
+    """A long search on one session holds only its unreported requests' nodes (and, on Dask,
+    the few started ahead), not every node it merged; a later DAG merges them in again and
+    finds their results in the cache."""
+    dag = merge(PIPE, GriddedRandomSearch(PIPE, [6, 6, 4], seed=0).configs(), X, y, cv=3)
+    kw = {"scheduler": "sync"} if scheduler == "sync" else {"processes": False}
+    with Runner(WReciprocal("1MB"), **kw) as runner, runner.open() as session:
+        ids = session.submit(dag)
+        first = dict(session.results())
+        assert len(dag.nodes) > 400 and len(session.nodes) <= 8, len(session.nodes)
+        session.submit(dag)
+        second = dict(session.results())
+    assert [first[i]["test"] for i in ids] == [second[i + len(ids)]["test"] for i in ids]
 
 
 if __name__ == "__main__":
