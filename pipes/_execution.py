@@ -35,7 +35,8 @@ completion: the client needs neither the node's data nor a second round trip. A 
 operator raises fails every request below it; they get the error text, the others go on. Such a
 task returns the failure instead of raising (``_ops.Failed``), so a search with many failing
 candidates does not fill the log with Dask's per-task error reports; an internal error still
-raises.
+raises. A result lost with a worker where Dask cannot compute it again does not fail its
+requests: they start again (``_lost``).
 
 How much one task computes — a node with leaves and cheap inner children below it, several
 leaves to a task — is one rule, stated in ``_granularity``; the nodes a task computes besides
@@ -55,7 +56,7 @@ from ._bundles import Bundle, Part
 from ._dag import DAG
 from ._dispatch import Pool, Pooled, Wait
 from ._granularity import TASK_SECONDS, Absorbed, Shaper, jobs
-from ._lost import RETRIES, Lost, purge
+from ._lost import Lost, Recovery, fetch_summary
 from ._session import Session
 
 __all__ = ["DaskSession"]
@@ -90,8 +91,7 @@ class DaskSession(Session):
         self.headed: set[str] = set()
         self.data: dict[str, Any] = {}  # data key -> its scattered future
         self.ready: list[tuple[int, dict[str, Any]]] = []
-        self.lost: list[tuple[int, int]] = []  # (request, trace request) to start again (_lost)
-        self.retries: collections.Counter = collections.Counter()  # request -> times started again
+        self.recovery = Recovery()  # requests whose inputs were lost, to start again (_lost)
         self.writes: dict[Any, str] = {}  # writes to the persistent tier in flight -> node key
         self.warned_gpu = False
         self.workers_read: list[Any] = [-math.inf, {}]  # when; worker -> threads
@@ -194,7 +194,7 @@ class DaskSession(Session):
 
     # -- starting requests --------------------------------------------------------------------
     def _step(self) -> None:
-        if self.lost:
+        if self.recovery.lost:
             self._start_again()
         while self._want_more() and self._start_next():
             pass
@@ -202,15 +202,12 @@ class DaskSession(Session):
         self._dispatch()
 
     def _start_again(self) -> None:
-        """Requests whose inputs were lost with a worker start again, first, after the lost
-        futures are dropped; their first tries count in no figure (``meta["abandoned"]``)."""
-        purge(self.cache, self.held)
-        abandoned = self.trace.meta.setdefault("abandoned", [])
-        for i, r in reversed(self.lost):
-            self.retries[i] += 1
-            abandoned.append(r)
-            self.jobs.appendleft([i])
-        self.lost.clear()
+        """Lost requests start again (``_lost``) on the input data scattered anew: Dask's active
+        memory manager keeps one copy of it, which may have died with its worker."""
+        self.runner._data = None
+        for root, problem in {p.root: p for p in self.problems}.items():
+            self.data[root] = self.runner._scattered(problem)
+        self.recovery.restart(self.cache, self.held, self.trace, self.jobs, self.requests)
 
     def _want_more(self) -> bool:
         # ready tasks wait in the pool at no cost to the cluster: up to ``limit`` of them beside
@@ -327,17 +324,7 @@ class DaskSession(Session):
         found = self.reports.pop(fut.key, None)
         if found is not None:
             return found
-        from distributed.client import FutureCancelledError
-
-        for _ in range(3):  # its worker died with its data: Dask computes it again
-            try:
-                return self.client.submit(_ops.summary, fut, pure=False).result()
-            except FutureCancelledError as exc:
-                reason = exc
-                self.client.gather([fut], errors="skip")
-        # Dask could not compute it again (its inputs died too): its requests start again (_lost)
-        return {"error": Lost(f"the worker holding {fut.key} died, and Dask could not compute "
-                              f"it again (its inputs were lost with it): {reason}")}
+        return fetch_summary(self.client, fut)
 
     def _handle(self, fut: Any) -> None:
         task = self.watch.pop(fut)
@@ -419,9 +406,9 @@ class DaskSession(Session):
         ancestor's failure (``run_leaves`` catches each leaf's own), recorded by that task."""
         for j, (i, r) in enumerate(started):
             out = error if value is None else value[j]
-            if isinstance(out, Lost) and self.retries[i] < RETRIES:
-                self.lost.append((i, r))
-            elif isinstance(out, str):
+            if self.recovery.hold(i, r, out):
+                continue
+            if isinstance(out, str):
                 self.ready.append((i, {"error": str(out)}))
                 if value is not None:
                     self.trace.mark("fail", self.requests[i].leaf, r, error=out)

@@ -3,17 +3,20 @@
 When a worker dies, Dask computes what it held again from the task's lineage. Where it cannot
 (a dependency is gone too: Dask cancels the future, "lost dependencies"), the requests that
 needed it are not failed: their error is :class:`Lost`, and the session starts them again, up
-to ``RETRIES`` times, after dropping every cached future that went with the worker, so that
-they compute those nodes anew from the input data (which every worker holds).
+to ``RETRIES`` times, after dropping every cached future that went with the worker and every
+one on their paths, so that they compute their nodes anew from the input data (which every
+worker holds).
 """
 
 from __future__ import annotations
 
+import collections
 from typing import Any
 
+from . import _ops
 from ._bundles import Part
 
-__all__ = ["RETRIES", "Lost", "gone", "purge"]
+__all__ = ["RETRIES", "Lost", "Recovery", "fetch_summary", "gone", "purge"]
 
 #: How many times a request whose inputs were lost is started again before it fails.
 RETRIES = 2
@@ -38,3 +41,52 @@ def purge(cache: Any, held: dict[str, Any]) -> int:
     for key in [k for k, v in held.items() if gone(v)]:
         del held[key]
     return len(stale)
+
+
+def fetch_summary(client: Any, fut: Any) -> Any:
+    """A finished task's summary, fetched when its report never came: its worker died with its
+    data, and Dask computes it again — or cannot, and the error is :class:`Lost`."""
+    from distributed.client import FutureCancelledError
+
+    for _ in range(3):
+        try:
+            return client.submit(_ops.summary, fut, pure=False).result()
+        except FutureCancelledError as exc:
+            reason = exc
+            client.gather([fut], errors="skip")
+    return {"error": Lost(f"the worker holding {fut.key} died, and Dask could not compute it "
+                          f"again (its inputs were lost with it): {reason}")}
+
+
+class Recovery:
+    """A session's requests whose inputs were lost: held back from their results, then started
+    again, first, once the lost futures are dropped; their first tries count in no figure
+    (``meta["abandoned"]`` of the trace)."""
+
+    def __init__(self) -> None:
+        self.lost: list[tuple[int, int]] = []  # (request, its trace request)
+        self.retries: collections.Counter = collections.Counter()  # request -> new starts
+
+    def hold(self, i: int, req: int, error: Any) -> bool:
+        """Whether request ``i`` (trace request ``req``) starts again rather than fail."""
+        if isinstance(error, Lost) and self.retries[i] < RETRIES:
+            self.lost.append((i, req))
+            return True
+        return False
+
+    def restart(self, cache: Any, held: dict[str, Any], trace: Any, jobs: Any,
+                requests: list) -> None:
+        """Drop the lost futures, and every one on these requests' paths: the client may not
+        know yet which of them the scheduler forgot, and the request then starts from the
+        input data (all of its nodes computed again) rather than fail again."""
+        purge(cache, held)
+        for key in {k for i, _ in self.lost for k in requests[i].path}:
+            if key in cache:
+                cache.evict(key)
+            held.pop(key, None)
+        abandoned = trace.meta.setdefault("abandoned", [])
+        for i, req in reversed(self.lost):
+            self.retries[i] += 1
+            abandoned.append(req)
+            jobs.appendleft([i])
+        self.lost.clear()
