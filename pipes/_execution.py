@@ -195,19 +195,11 @@ class DaskSession(Session):
     # -- starting requests --------------------------------------------------------------------
     def _step(self) -> None:
         if self.recovery.lost:
-            self._start_again()
+            self.recovery.restart(self)
         while self._want_more() and self._start_next():
             pass
         self._look_ahead()
         self._dispatch()
-
-    def _start_again(self) -> None:
-        """Lost requests start again (``_lost``) on the input data scattered anew: Dask's active
-        memory manager keeps one copy of it, which may have died with its worker."""
-        self.runner._data = None
-        for root, problem in {p.root: p for p in self.problems}.items():
-            self.data[root] = self.runner._scattered(problem)
-        self.recovery.restart(self.cache, self.held, self.trace, self.jobs, self.requests)
 
     def _want_more(self) -> bool:
         # ready tasks wait in the pool at no cost to the cluster: up to ``limit`` of them beside
@@ -291,7 +283,8 @@ class DaskSession(Session):
             self.workers_read[:] = [time.monotonic(), {w: i["nthreads"] for w, i in info.items()}]
             self.pool.gpus = _gpus.gpu_workers(info)
             if joined and self.data:  # a worker joined (or restarted): it gets the input data
-                # too, so that the data outlives any worker and lost results can be recomputed
+                # too, for its first tasks (Dask's memory manager may drop the copy later; data
+                # lost with a worker is scattered anew, _lost.Recovery)
                 self.client.replicate([f for f in self.data.values() if f.status == "finished"])
         return self.workers_read[1]
 

@@ -74,19 +74,24 @@ class Recovery:
             return True
         return False
 
-    def restart(self, cache: Any, held: dict[str, Any], trace: Any, jobs: Any,
-                requests: list) -> None:
-        """Drop the lost futures, and every one on these requests' paths: the client may not
-        know yet which of them the scheduler forgot, and the request then starts from the
-        input data (all of its nodes computed again) rather than fail again."""
+    def restart(self, session: Any) -> None:
+        """Start the held requests again, first, on the input data scattered anew (Dask's active
+        memory manager keeps one copy of it, which may have died with its worker), once the
+        lost futures and every cached one on their paths are dropped: the client may not know
+        yet which of them the scheduler forgot, and the request then starts from the data
+        rather than fail again."""
+        session.runner._data = None
+        for root, problem in {p.root: p for p in session.problems}.items():
+            session.data[root] = session.runner._scattered(problem)
+        cache, held = session.cache, session.held
         purge(cache, held)
-        for key in {k for i, _ in self.lost for k in requests[i].path}:
+        for key in {k for i, _ in self.lost for k in session.requests[i].path}:
             if key in cache:
                 cache.evict(key)
             held.pop(key, None)
-        abandoned = trace.meta.setdefault("abandoned", [])
+        abandoned = session.trace.meta.setdefault("abandoned", [])
         for i, req in reversed(self.lost):
             self.retries[i] += 1
             abandoned.append(req)
-            jobs.appendleft([i])
+            session.jobs.appendleft([i])
         self.lost.clear()
