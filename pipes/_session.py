@@ -46,7 +46,8 @@ class Session:
         self.disk = runner.disk  # the persistent tier, or None
         self.trace = trace
         self.nodes: dict[str, Node] = {}
-        self.children: dict[str, list[str]] = collections.defaultdict(list)  # by first parent
+        # by first parent, in merge order (a dict as an ordered set: forgetting one is O(1))
+        self.children: dict[str, dict[str, None]] = collections.defaultdict(dict)
         self.readers: dict[str, set[str]] = collections.defaultdict(set)  # by any parent
         self.requests: list[Request] = []
         self.refs: collections.Counter = collections.Counter()  # node -> unreported requests
@@ -79,7 +80,7 @@ class Session:
                 continue
             self.nodes[key] = node
             if node.parents:
-                self.children[node.parents[0]].append(key)
+                self.children[node.parents[0]][key] = None
             for p in node.parents:
                 self.readers[p].add(key)
             task = node.task
@@ -170,8 +171,8 @@ class Session:
         unreported requests, beyond the trace. A later DAG with the node merges it in again,
         and finds its result in the cache (content keys) or computes it."""
         node = self.nodes.pop(key)
-        if node.parents and key in self.children.get(node.parents[0], ()):
-            self.children[node.parents[0]].remove(key)
+        if node.parents and node.parents[0] in self.children:
+            self.children[node.parents[0]].pop(key, None)
         for p in node.parents:
             readers = self.readers.get(p)
             if readers is not None:
