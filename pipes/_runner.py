@@ -47,6 +47,53 @@ _SCHEDULERS = ("distributed", "sync")
 LOCAL_CLUSTER_CONFIG = {"distributed.admin.low-level-log-length": 50}
 
 
+def _check(cache: Any, scheduler: Any, client: Any, n_workers: Any, threads_per_worker: Any,
+           max_in_flight: Any, cost: Any, dashboard: Any, gpus: Any, disk: Any) -> None:
+    """Runner's arguments, each refused with what is allowed before anything starts."""
+    if not isinstance(scheduler, str) or scheduler not in _SCHEDULERS:
+        raise ValueError(
+            f"The 'scheduler' parameter of Runner must be one of {_SCHEDULERS}. "
+            f"Got {scheduler!r} instead."
+        )
+    if cache is not None and not isinstance(cache, Policy):
+        raise TypeError(
+            "The 'cache' parameter of Runner must be a dagreuse.cache policy such as "
+            f"WReciprocal('512MB'), Unbounded() or NoCache(). Got {cache!r} instead."
+        )
+    for name, v in (("n_workers", n_workers), ("threads_per_worker", threads_per_worker),
+                    ("max_in_flight", max_in_flight)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ValueError(
+                f"The {name!r} parameter of Runner must be an int >= 1 or None. Got {v!r} instead."
+            )
+    if getattr(cache, "offline", False):
+        raise TypeError(
+            f"The 'cache' parameter of Runner cannot be {type(cache).__name__}: it needs the "
+            "future and exists only in simulation (dagreuse.cache.simulate)."
+        )
+    if not isinstance(cost, str) or cost not in COSTS:
+        raise ValueError(
+            f"The 'cost' parameter of Runner must be one of {COSTS}. Got {cost!r} instead."
+        )
+    if scheduler == "sync" and client is not None:
+        raise ValueError("The 'client' parameter of Runner cannot be used with scheduler='sync'.")
+    if not isinstance(dashboard, bool) or (dashboard and scheduler == "sync"):
+        raise ValueError(
+            "The 'dashboard' parameter of Runner must be True or False, and False with "
+            f"scheduler='sync' (no cluster). Got {dashboard!r} instead."
+        )
+    if disk is not None and not isinstance(disk, DiskCache):
+        raise TypeError("The 'disk' parameter of Runner must be a dagreuse.cache.DiskCache "
+                        f"such as DiskCache('~/.cache/dagreuse', '20GB'). Got {disk!r}.")
+    _gpus.check_gpus(gpus)
+    if gpus not in ("auto", 0) and (client is not None or scheduler == "sync"):
+        raise ValueError(
+            "The 'gpus' parameter of Runner starts GPU workers in the Runner's own local "
+            f"cluster, so it must be 'auto' or 0 with a client or scheduler='sync'. Got {gpus!r}.")
+    if dashboard and client is None:
+        require("bokeh", "The Dask dashboard")  # before any cluster starts
+
+
 class Runner:
     """Execute merged DAGs with a bounded cache of intermediate results.
 
@@ -115,48 +162,8 @@ class Runner:
         gpus: int | str = "auto",
         disk: DiskCache | None = None,
     ):
-        if not isinstance(scheduler, str) or scheduler not in _SCHEDULERS:
-            raise ValueError(
-                f"The 'scheduler' parameter of Runner must be one of {_SCHEDULERS}. "
-                f"Got {scheduler!r} instead."
-            )
-        if cache is not None and not isinstance(cache, Policy):
-            raise TypeError(
-                "The 'cache' parameter of Runner must be a dagreuse.cache policy such as "
-                f"WReciprocal('512MB'), Unbounded() or NoCache(). Got {cache!r} instead."
-            )
-        for name, v in (("n_workers", n_workers), ("threads_per_worker", threads_per_worker),
-                        ("max_in_flight", max_in_flight)):
-            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
-                raise ValueError(
-                    f"The {name!r} parameter of Runner must be an int >= 1 or None. Got {v!r} instead."
-                )
-        if getattr(cache, "offline", False):
-            raise TypeError(
-                f"The 'cache' parameter of Runner cannot be {type(cache).__name__}: it needs the "
-                "future and exists only in simulation (dagreuse.cache.simulate)."
-            )
-        if not isinstance(cost, str) or cost not in COSTS:
-            raise ValueError(
-                f"The 'cost' parameter of Runner must be one of {COSTS}. Got {cost!r} instead."
-            )
-        if scheduler == "sync" and client is not None:
-            raise ValueError("The 'client' parameter of Runner cannot be used with scheduler='sync'.")
-        if not isinstance(dashboard, bool) or (dashboard and scheduler == "sync"):
-            raise ValueError(
-                "The 'dashboard' parameter of Runner must be True or False, and False with "
-                f"scheduler='sync' (no cluster). Got {dashboard!r} instead."
-            )
-        if disk is not None and not isinstance(disk, DiskCache):
-            raise TypeError("The 'disk' parameter of Runner must be a dagreuse.cache.DiskCache "
-                            f"such as DiskCache('~/.cache/dagreuse', '20GB'). Got {disk!r}.")
-        _gpus.check_gpus(gpus)
-        if gpus not in ("auto", 0) and (client is not None or scheduler == "sync"):
-            raise ValueError(
-                "The 'gpus' parameter of Runner starts GPU workers in the Runner's own local "
-                f"cluster, so it must be 'auto' or 0 with a client or scheduler='sync'. Got {gpus!r}.")
-        if dashboard and client is None:
-            require("bokeh", "The Dask dashboard")  # before any cluster starts
+        _check(cache, scheduler, client, n_workers, threads_per_worker, max_in_flight, cost,
+               dashboard, gpus, disk)
         self.scheduler = scheduler
         self.policy = cache
         self.n_workers = n_workers
