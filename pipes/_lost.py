@@ -4,8 +4,8 @@ When a worker dies, Dask computes what it held again from the task's lineage. Wh
 (a dependency is gone too: Dask cancels the future, "lost dependencies"), the requests that
 needed it are not failed: their error is :class:`Lost`, and the session starts them again, up
 to ``RETRIES`` times, after dropping every cached future that went with the worker and every
-one on their paths, so that they compute their nodes anew from the input data (which every
-worker holds).
+one on their paths, so that they compute their nodes anew from the input data, scattered
+anew.
 """
 
 from __future__ import annotations
@@ -32,15 +32,13 @@ def gone(held: Any) -> bool:
     return getattr(future, "status", None) in ("cancelled", "lost")
 
 
-def purge(cache: Any, held: dict[str, Any]) -> int:
-    """Drop lost futures from ``cache`` and from ``held`` (nodes started ahead); how many."""
+def purge(cache: Any, held: dict[str, Any]) -> None:
+    """Drop lost futures from ``cache`` and from ``held`` (nodes started ahead)."""
     keys = cache.keys()
-    stale = [k for k in keys if gone(cache.peek(k))]
-    for key in stale:
+    for key in [k for k in keys if gone(cache.peek(k))]:
         cache.evict(key)
     for key in [k for k, v in held.items() if gone(v)]:
         del held[key]
-    return len(stale)
 
 
 def fetch_summary(client: Any, fut: Any) -> Any:
@@ -80,9 +78,8 @@ class Recovery:
         lost futures and every cached one on their paths are dropped: the client may not know
         yet which of them the scheduler forgot, and the request then starts from the data
         rather than fail again."""
-        session.runner._data = None
         for root, problem in {p.root: p for p in session.problems}.items():
-            session.data[root] = session.runner._scattered(problem)
+            session.data[root] = session.runner._scattered(problem, again=True)
         cache, held = session.cache, session.held
         purge(cache, held)
         for key in {k for i, _ in self.lost for k in session.requests[i].path}:

@@ -309,11 +309,12 @@ class Runner:
 
         return int(psutil.virtual_memory().total / 4)
 
-    def _scattered(self, dag: DAG) -> Any:
-        """The input data on every worker, sent once per Runner and dataset: a search that
-        executes several batches (rungs, ask/tell rounds) on the same data ships it once."""
+    def _scattered(self, dag: Any, again: bool = False) -> Any:
+        """The input data (of a DAG or its problem) on every worker, sent once per Runner and
+        dataset: a search that executes several batches (rungs, ask/tell rounds) on the same
+        data ships it once. ``again``: send it anew (its only copy may have died, _lost)."""
         key, fut = self._data or (None, None)
-        if key != dag.root or fut.status != "finished":  # another dataset, or its workers died
+        if again or key != dag.root or fut.status != "finished":  # another dataset, or lost
             [fut] = self.client.scatter([(dag.X, dag.y)], hash=False, broadcast=True)
             self._data = (dag.root, fut)
         return fut

@@ -50,7 +50,6 @@ class Session:
         self.children: dict[str, dict[str, None]] = collections.defaultdict(dict)
         self.readers: dict[str, set[str]] = collections.defaultdict(set)  # by any parent
         self.requests: list[Request] = []
-        self.refs: collections.Counter = collections.Counter()  # node -> unreported requests
         self.problems: list[Any] = []  # each request's DAG problem (its data)
         # what the requests submitted and not reported yet, and the expected ones, will read
         self.future = KnownFuture()
@@ -92,7 +91,6 @@ class Session:
         self.problems.extend([dag.problem] * len(dag.requests))
         for request in dag.requests:
             self.future.add(request.path, PENDING)
-            self.refs.update(request.path)
         self.trace.submitted(len(dag.requests))
         ids = list(range(first, len(self.requests)))
         self._submitted(ids, dag)
@@ -156,11 +154,9 @@ class Session:
         path = self.requests[i].path
         self.future.add(path, PENDING, -1)
         for key in reversed(path):  # leaf first: a node goes after the nodes that read it
-            self.refs[key] -= 1
-            if self.refs[key] <= 0:
-                del self.refs[key]
-                if self._forgettable(key):
-                    self._forget(key)
+            # the known future counts each node's unreported requests
+            if self.future.tier(key) != PENDING and self._forgettable(key):
+                self._forget(key)
 
     def _forgettable(self, key: str) -> bool:
         """Hook: whether the executor is done with node ``key`` too."""
