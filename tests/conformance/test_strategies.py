@@ -200,3 +200,13 @@ def test_minimising_and_maximising_are_symmetric():
     (least,), _ = winner(-1.0)
     assert best == max(configs, key=lambda c: fake_score(c, 1))
     assert least == min(configs, key=lambda c: fake_score(c, 1))
+
+
+def test_halving_proposes_a_rung_best_last():
+    """A later rung is proposed worst first: the nodes of the configs most likely kept again are
+    computed last, so a bounded cache still holds them when the rung ends (bench/NOTES.md)."""
+    s = SuccessiveHalving(sgd(), ITER, min_resource=1, max_resource=27, eta=3, n_configs=27, seed=0)
+    proposals = drive(s)
+    for rung in (1, 2):
+        ranked = [fake_score(p.config, p.promoted_from) for p in proposals if p.rung == rung]
+        assert ranked == sorted(ranked)
