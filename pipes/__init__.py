@@ -6,6 +6,8 @@ DAG, :class:`Runner` to execute it on Dask (or in-process as the reference oracl
 :class:`Profile` to see what reuse saved. :meth:`Runner.open` gives a :class:`Session` that takes DAGs
 while earlier ones run (what successive halving and ASHA need); :mod:`resources` declares the
 leaf's resource levels (training-set size, iterations) and how it resumes from a checkpoint.
+:func:`evaluations` builds the DAG of a weight-sharing evaluation (one trained supernet, many
+candidates scored on it); the supernet itself is in :mod:`dagreuse.pipes.supernet` (torch).
 """
 
 from . import resources, space
@@ -18,6 +20,7 @@ from ._profile import Profile
 from ._runner import Runner
 from ._session import Session
 from ._sklearn import merge_estimators, sklearn_steps
+from ._weights import evaluations
 
 __all__ = [
     "DAG",
@@ -35,6 +38,7 @@ __all__ = [
     "canonical",
     "check_data",
     "data_token",
+    "evaluations",
     "merge",
     "merge_estimators",
     "resolve_cv",

@@ -198,11 +198,8 @@ def assemble(
     ladders = _ladders(candidates, resource, levels)
     graph = _Graph(problem, resource)
     leaf_configs: dict[str, list[int]] = {}
-    for f, (train, test) in enumerate(problem.folds):
-        split = token(problem.root, "split", f, canonical(train), canonical(test),
-                      *(["pairwise"] if problem.pairwise else []))
-        graph.add(Node(split, "split", [], f, Task("split", "split", "split", (train, test),
-                                                   {"pairwise": problem.pairwise})))
+    for f in range(len(problem.folds)):
+        split = graph.split(f)
         for i, steps in enumerate(candidates):
             leaf_configs.setdefault(graph.chain(steps, split, f, True, ladders[i]), []).append(i)
     return DAG(graph.nodes, graph.requests(leaf_configs), list(configs), problem, stages)
@@ -217,6 +214,16 @@ class _Graph:
         # (parent key, id of a Step, is leaf, levels) -> node key: candidates share their
         # prefixes, so each (parent, step) is keyed once, not once per candidate path
         self.keyed: dict[tuple, str] = {}
+
+    def split(self, f: int) -> str:
+        """The split node of fold ``f`` (a child of the data root); its key."""
+        p = self.problem
+        train, test = p.folds[f]
+        key = token(p.root, "split", f, canonical(train), canonical(test),
+                    *(["pairwise"] if p.pairwise else []))
+        self.add(Node(key, "split", [], f, Task("split", "split", "split", (train, test),
+                                                {"pairwise": p.pairwise})))
+        return key
 
     def add(self, node: Node) -> None:
         if node.key not in self.nodes:
@@ -284,6 +291,17 @@ class _Graph:
                 p.return_train_score, resource, ladder[-1], None,
                 resource.units(ladder[-1], None, rows), score_params=self.score_params(f))))
             return key
+        below = self.checkpoints(step, parent, f, ladder)
+        key = token(below, step.stage, "score", p.score_key, p.return_train_score)
+        self.add(Node(key, step.stage, [below, parent], f, Task(
+            "score", step.stage, step.label, step.operator, None, p.scorers, p.return_train_score,
+            resource, level=ladder[-1], score_params=self.score_params(f))))
+        return key
+
+    def checkpoints(self, step: Step, parent: str, f: int, ladder: tuple) -> str:
+        """The chain of checkpoints of ``step`` below ``parent``, one per level of ``ladder``
+        (each the child of the previous one, reading ``parent``'s data too); its last key."""
+        resource, rows = self.resource, len(self.problem.folds[f][0])
         below, previous = parent, None
         for level in ladder:
             key = token(below, step.stage, step.desc, [resource.describe(), level])
@@ -292,11 +310,7 @@ class _Graph:
                                resource=resource, level=level, previous=previous,
                                units=resource.units(level, previous, rows))))
             below, previous = key, level
-        key = token(below, step.stage, "score", p.score_key, p.return_train_score)
-        self.add(Node(key, step.stage, [below, parent], f, Task(
-            "score", step.stage, step.label, step.operator, None, p.scorers, p.return_train_score,
-            resource, level=ladder[-1], score_params=self.score_params(f))))
-        return key
+        return below
 
     def requests(self, leaf_configs: dict[str, list[int]]) -> list[Request]:
         """One request per leaf, in depth-first order of the DAG, each with its ``path``."""

@@ -30,7 +30,7 @@ __all__ = ["LEAVES", "Failed", "Fold", "NodeFailed", "Output", "Task", "part", "
            "run_leaves", "run_tree", "summary"]
 
 #: Task kinds that score (the requests' targets): never cached, always computed.
-LEAVES = ("leaf", "score")
+LEAVES = ("leaf", "score", "evaluate")
 
 
 class Fold(NamedTuple):
@@ -60,6 +60,7 @@ class Task:
     """What a worker needs to compute one node (shipped with the task, kept small)."""
 
     kind: str  # "split" | "transformer" | "function" | "union" | "leaf" | "checkpoint" | "score"
+    #            | "evaluate"
     stage: str
     label: str
     operator: Any = None  # configured estimator, function, or (train, test) for a split
@@ -174,6 +175,15 @@ def _scores(task: Task, est: Any, fold: Fold, fit_time: float) -> dict[str, Any]
             "score_time": time.perf_counter() - t0}
 
 
+def _evaluate(task: Task, checkpoint: Any, fold: Fold) -> dict[str, Any]:
+    """A weight-sharing evaluation: the checkpoint's model scores the candidates of
+    ``task.params`` (``model.evaluate(X_val, y_val, **params)``, one score each)."""
+    t0 = time.perf_counter()
+    model = task.resource.model(task.operator, checkpoint)
+    values = model.evaluate(fold.X_val, fold.y_val, **task.params)
+    return {"values": [float(v) for v in values], "score_time": time.perf_counter() - t0}
+
+
 def _number(score: Any) -> Any:
     """A scorer's result as plain data: a float, or a dict of them (a multimetric callable)."""
     if isinstance(score, dict):
@@ -233,6 +243,8 @@ def _compute(task: Task, parents: tuple[Any, ...]) -> Any:
         elif task.kind == "score":  # parents: [the checkpoint of this level, the data]
             model = task.resource.model(task.operator, parent.value)
             value = _scores(task, model, parents[1].value, parent.seconds)
+        elif task.kind == "evaluate":  # the same parents; the model scores many candidates
+            value = _evaluate(task, parent.value, parents[1].value)
         else:
             value = _transform(task, parent.value)
     except Exception as exc:

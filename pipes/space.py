@@ -1,4 +1,5 @@
-"""Search-space declarations: ``choice``, ``uniform``, ``loguniform``, ``randint``, ``constant``.
+"""Search-space declarations: ``choice``, ``uniform``, ``loguniform``, ``randint``, ``constant``,
+and ``cell`` (an NB201-style architecture cell, whose values are :class:`Arch`).
 
 These only *declare* what may be searched; drawing values lives in ``dagreuse.search``. Bounds are
 checked here, when the pipeline is written, so a malformed space fails before any work starts.
@@ -14,12 +15,13 @@ mass ``confidence`` on it for choices. A prior outside the range is an error her
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["CONFIDENCE", "Choice", "Constant", "Dimension", "LogUniform", "RandInt", "Uniform",
-           "choice", "constant", "loguniform", "randint", "uniform"]
+__all__ = ["CONFIDENCE", "NB201_OPS", "Arch", "Cell", "Choice", "Constant", "Dimension", "LogUniform",
+           "RandInt", "Uniform", "cell", "choice", "constant", "loguniform", "randint", "uniform"]
 
 
 CONFIDENCE = {"low": 0.25, "medium": 0.5, "high": 0.75}
@@ -228,3 +230,98 @@ def randint(low: int, high: int, prior: int | None = None, confidence: Any = Non
 def constant(value: Any, prior: Any = None, confidence: Any = None) -> Constant:
     """A fixed value (any plain value in a param space means the same); it takes no prior."""
     return Constant(value, prior, confidence)
+
+
+#: The operations of NAS-Bench-201's cell, in its order.
+NB201_OPS = ("none", "skip_connect", "conv_1x1", "conv_3x3", "avg_pool_3x3")
+
+
+class Arch(tuple):
+    """An architecture of a cell: one operation name per edge, plain hashable data.
+
+    Edges are ordered by their target node, then their source: ``(1<-0, 2<-0, 2<-1, 3<-0, ...)``,
+    as NAS-Bench-201 writes them; ``str`` gives its string ``|op~0|+|op~0|op~1|+|...|`` and
+    :meth:`parse` reads one back. It keys and serialises as the tuple of its names.
+    """
+
+    def __new__(cls, ops: Any) -> Arch:
+        ops = tuple(ops)
+        n = _nodes_of(len(ops))
+        if n is None or not all(isinstance(o, str) and o for o in ops):
+            raise ValueError("An Arch needs one operation name per edge of a cell with n nodes, "
+                             f"n * (n - 1) / 2 names (1, 3, 6, 10, ...). Got {ops!r} instead.")
+        return super().__new__(cls, ops)
+
+    @property
+    def nodes(self) -> int:
+        return _nodes_of(len(self))
+
+    def edges(self) -> list[tuple[int, int, str]]:
+        """``(source, target, op)`` of every edge, in order."""
+        pairs = [(i, j) for j in range(1, self.nodes) for i in range(j)]
+        return [(i, j, op) for (i, j), op in zip(pairs, self, strict=True)]
+
+    def __str__(self) -> str:
+        groups = [[f"{op}~{i}" for i, j2, op in self.edges() if j2 == j] for j in range(1, self.nodes)]
+        return "+".join("|" + "|".join(g) + "|" for g in groups)
+
+    def __repr__(self) -> str:
+        return f"Arch({str(self)!r})"
+
+    @classmethod
+    def parse(cls, text: str) -> Arch:
+        """The Arch of an NB201 string such as ``|conv_3x3~0|+|none~0|skip_connect~1|+|...|``."""
+        ops = []
+        for j, group in enumerate(text.split("+"), start=1):
+            for i, item in enumerate(group.strip("|").split("|")):
+                op, _, source = item.rpartition("~")
+                if not op or source != str(i):
+                    raise ValueError(f"{text!r} is not an NB201 architecture string: node {j}'s "
+                                     f"edge {i} reads {item!r}.")
+                ops.append(op)
+        return cls(ops)
+
+
+def _nodes_of(edges: int) -> int | None:
+    """The nodes of a complete forward cell with ``edges`` edges (None when there is no such)."""
+    n = (1 + math.isqrt(1 + 8 * edges)) // 2
+    return n if edges >= 1 and n * (n - 1) // 2 == edges else None
+
+
+class Cell(Dimension):
+    """An NB201-style cell: every edge ``i -> j`` (``i < j``) takes one of ``ops``. Its values
+    are :class:`Arch`; ``len(ops) ** edges`` of them. A weight-sharing search draws them
+    uniformly, one edge at a time (``dagreuse.search``)."""
+
+    finite = True
+
+    def __init__(self, edges: int = 6, ops: Sequence[str] = NB201_OPS):
+        if isinstance(edges, bool) or not isinstance(edges, int) or _nodes_of(edges) is None:
+            raise ValueError("The 'edges' parameter of cell must be the edge count of a complete "
+                             f"cell, n * (n - 1) / 2 for n >= 2 nodes (1, 3, 6, 10, ...). Got "
+                             f"{edges!r} instead.")
+        if (isinstance(ops, str) or not isinstance(ops, Sequence) or not ops
+                or not all(isinstance(o, str) and o for o in ops) or len(set(ops)) != len(ops)):
+            raise ValueError("The 'ops' parameter of cell must be a non-empty list of distinct "
+                             f"operation names. Got {ops!r} instead.")
+        self.edges, self.ops = edges, tuple(ops)
+
+    @property
+    def nodes(self) -> int:
+        return _nodes_of(self.edges)
+
+    def size(self) -> float:
+        return len(self.ops) ** self.edges
+
+    def values(self) -> list[Arch]:
+        if self.size() > 1_000_000:
+            raise TypeError(f"{self!r} has {self.size():,} architectures; too many to list.")
+        return [Arch(ops) for ops in itertools.product(self.ops, repeat=self.edges)]
+
+    def __repr__(self) -> str:
+        return f"cell(edges={self.edges}, ops={list(self.ops)!r})"
+
+
+def cell(edges: int = 6, ops: Sequence[str] = NB201_OPS) -> Cell:
+    """A cell of ``edges`` edges, one of ``ops`` on each (NB201: 6 edges, 5 ops, 15,625 cells)."""
+    return Cell(edges, ops)

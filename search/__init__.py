@@ -5,7 +5,8 @@ A strategy has one narrow interface (``ask``/``tell``/``finished``) and never ho
 :func:`run` drives it. Batch strategies (grid, random, gridded random) propose configs; the
 multi-fidelity ones (successive halving, Hyperband, ASHA) also resource levels, drawing their
 configs from a pipeline or from any batch strategy; DEHB evolves its configs by differential
-evolution across Hyperband's brackets.
+evolution across Hyperband's brackets. Weight-sharing searches (RSWS) train one supernet of a
+cell space as the shared prefix of every candidate architecture (``_weight_sharing``).
 """
 
 from ._asha import ASHA
@@ -16,12 +17,15 @@ from ._halving import Hyperband, SuccessiveHalving
 from ._journal import JournalError
 from ._priorband import PriorBand
 from ._proposals import GriddedRandomSearch, GridSearch, RandomSearch
+from ._rsws import RSWS
 from ._sklearn import GriddedRandomSearchCV, GridSearchCV, RandomizedSearchCV
 from ._sklearn_halving import HalvingGridSearchCV, HalvingRandomSearchCV
+from ._weight_sharing import SharedResult, WeightSharing
 
 __all__ = [
     "ASHA",
     "DEHB",
+    "RSWS",
     "BatchStrategy",
     "GridSearch",
     "GridSearchCV",
@@ -36,7 +40,9 @@ __all__ = [
     "RandomSearch",
     "RandomizedSearchCV",
     "Result",
+    "SharedResult",
     "Strategy",
     "SuccessiveHalving",
+    "WeightSharing",
     "run",
 ]

@@ -32,6 +32,7 @@ from ._base import BatchStrategy, Proposal, Strategy
 from ._journal import Journal, JournalError
 from ._progress import Progress, is_terminal
 from ._result import Result
+from ._weight_sharing import SharedResult, SharedSearch, WeightSharing
 
 __all__ = ["Result", "Search", "run"]
 
@@ -229,6 +230,24 @@ def _describe(proposals: list[Proposal]) -> list[list[str]]:
              repr(p.resource), repr(p.promoted_from)] for p in proposals]
 
 
+def _shared(strategy: WeightSharing, problem: Problem, runner: Runner | None,
+            error_score: float) -> SharedResult:
+    """``run`` of a weight-sharing search (``_weight_sharing``)."""
+    own = runner is None
+    runner = runner or Runner()
+    trace = Trace()
+    try:
+        with runner.open(trace) as session:
+            search = SharedSearch(strategy, problem, session, error_score)
+            trials = search.run()
+    finally:
+        if own:
+            runner.close()
+    result = SharedResult(trials, Profile(trace), search.metrics, strategy.ranking())
+    _report_errors(result)
+    return result
+
+
 def _report_errors(result: Result) -> None:
     """One line per distinct error at the end of a search: failing candidates are an expected
     outcome (``error_score``), so they are summed up, not logged per task."""
@@ -337,6 +356,12 @@ def run(
     final = next(iter(strategy.pipeline.stages[-1].alternatives.values())).operator
     problem = Problem.of(X, y, cv, scoring, final, groups=groups,
                          return_train_score=return_train_score)
+    if isinstance(strategy, WeightSharing):
+        if journal is not None:
+            raise ValueError("The 'journal' parameter of run is not supported for "
+                             f"weight-sharing searches ({type(strategy).__name__}) yet. Got "
+                             f"{journal!r}.")
+        return _shared(strategy, problem, runner, error_score)
     book = None if journal is None else Journal(journal, *_fingerprint(strategy, problem),
                                                 resume=resume)
     own = runner is None
