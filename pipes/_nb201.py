@@ -141,11 +141,10 @@ class Supernet(nn.Module):
     def touched(self, arch: Arch) -> set[str]:
         """Names of the parameters ``forward(x, arch)`` uses."""
         active = {f"{i}_{j}.{op}." for i, j, op in active_edges(arch)}
-        out = set()
-        for name, _ in self.named_parameters():
-            if not name.startswith("cells.") or _edge_op(name) in active:
-                out.add(name)
-        return out
+        names = [name for name, _ in self.named_parameters()]
+        if not active:  # every cell outputs zeros: only what follows the last one is used
+            return {n for n in names if n.startswith(("last.", "head."))}
+        return {n for n in names if not n.startswith("cells.") or _edge_op(n) in active}
 
     def extract(self, arch: Arch) -> Supernet:
         """A stand-alone copy for ``arch``: ``forward(x)`` equals this ``forward(x, arch)``."""

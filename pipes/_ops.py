@@ -176,12 +176,12 @@ def _scores(task: Task, est: Any, fold: Fold, fit_time: float) -> dict[str, Any]
 
 
 def _evaluate(task: Task, checkpoint: Any, fold: Fold) -> dict[str, Any]:
-    """A weight-sharing evaluation: the checkpoint's model scores the candidates of
-    ``task.params`` (``model.evaluate(X_val, y_val, **params)``, one score each)."""
+    """A weight-sharing evaluation: the checkpoint's model evaluates what ``task.params`` ask
+    (``model.evaluate(X_val, y_val, **params)``: a list of plain data, a score per candidate)."""
     t0 = time.perf_counter()
     model = task.resource.model(task.operator, checkpoint)
-    values = model.evaluate(fold.X_val, fold.y_val, **task.params)
-    return {"values": [float(v) for v in values], "score_time": time.perf_counter() - t0}
+    values = list(model.evaluate(fold.X_val, fold.y_val, **task.params))
+    return {"values": values, "score_time": time.perf_counter() - t0}
 
 
 def _number(score: Any) -> Any:

@@ -29,11 +29,14 @@ statistics: what they would average mixes architectures); a stand-alone network
 (``search=False``, what a winner is retrained as) has affine batch norm with running statistics.
 
 The network is in ``_nb201``, its training loops (:class:`SupernetTrainer`, :class:`CellNet`) in
-``_ws_train``; this module is their public face. torch is imported with it: import it only where
+``_ws_train``, AutoHAS's (:class:`AutoHASTrainer`) in ``_autohas``; this module is their public
+face. torch is imported with it: import it only where
 torch is installed.
 """
 
+from ._autohas import AutoHASTrainer
 from ._nb201 import ACTIVATIONS, Supernet, active_edges
 from ._ws_train import CellNet, SupernetTrainer, one_thread
 
-__all__ = ["ACTIVATIONS", "CellNet", "Supernet", "SupernetTrainer", "active_edges", "one_thread"]
+__all__ = ["ACTIVATIONS", "AutoHASTrainer", "CellNet", "Supernet", "SupernetTrainer",
+           "active_edges", "one_thread"]

@@ -5,11 +5,12 @@ A strategy has one narrow interface (``ask``/``tell``/``finished``) and never ho
 :func:`run` drives it. Batch strategies (grid, random, gridded random) propose configs; the
 multi-fidelity ones (successive halving, Hyperband, ASHA) also resource levels, drawing their
 configs from a pipeline or from any batch strategy; DEHB evolves its configs by differential
-evolution across Hyperband's brackets. Weight-sharing searches (RSWS) train one supernet of a
+evolution across Hyperband's brackets. Weight-sharing searches (RSWS, AutoHAS) train one supernet of a
 cell space as the shared prefix of every candidate architecture (``_weight_sharing``).
 """
 
 from ._asha import ASHA
+from ._autohas import AutoHAS
 from ._base import BatchStrategy, Proposal, Strategy
 from ._dehb import DEHB
 from ._driver import Result, run
@@ -26,6 +27,7 @@ __all__ = [
     "ASHA",
     "DEHB",
     "RSWS",
+    "AutoHAS",
     "BatchStrategy",
     "GridSearch",
     "GridSearchCV",

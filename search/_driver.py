@@ -243,7 +243,8 @@ def _shared(strategy: WeightSharing, problem: Problem, runner: Runner | None,
     finally:
         if own:
             runner.close()
-    result = SharedResult(trials, Profile(trace), search.metrics, strategy.ranking())
+    result = SharedResult(trials, Profile(trace), search.metrics, strategy.ranking(),
+                          getattr(strategy, "policy", None))
     _report_errors(result)
     return result
 

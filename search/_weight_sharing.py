@@ -54,9 +54,15 @@ class Evaluation:
     ladder: list[int]
     groups: list[dict[str, Any]]
     members: list[list[int]] = field(default_factory=list)  # the strategy's own indices
-    scores: list[list[float]] = field(default_factory=list)  # per group, per candidate (mean
-    #                                                          over folds); NaN where it failed
+    values: list[list[Any]] = field(default_factory=list)  # per group: evaluate()'s, per fold
     error: str | None = None
+
+    @property
+    def scores(self) -> list[list[float]]:
+        """Per group, per candidate: the mean over the folds (NaN where a fold failed)."""
+        return [list(np.mean([np.full(len(g["candidates"]), np.nan) if v is None else v
+                              for v in folds], axis=0))
+                for g, folds in zip(self.groups, self.values, strict=True)]
 
 
 @dataclass
@@ -245,18 +251,15 @@ class SharedSearch:
                           resource=self.strategy.resource)
         ids = self.session.submit(dag)
         where = {r: (dag.requests[k].configs, dag.requests[k].fold) for k, r in enumerate(ids)}
-        n_folds = len(self.problem.folds)
-        sums = [np.zeros(len(g["candidates"])) for g in work.groups]
+        work.values = [[None] * len(self.problem.folds) for _ in work.groups]
         while where:
             for request, result in self.session.wait():
-                groups, _ = where.pop(request)
+                groups, fold = where.pop(request)
                 for g in groups:
                     if "error" in result:
                         work.error = work.error or result["error"]
-                        sums[g][:] = np.nan
                     else:
-                        sums[g] += np.asarray(result["values"], dtype=float)
-        work.scores = [list(s / n_folds) for s in sums]
+                        work.values[g][fold] = list(result["values"])
 
     def _retrain(self, work: Retrain) -> None:
         from ._driver import Search  # the driver of ordinary searches, which imports this one
@@ -272,9 +275,9 @@ class SharedResult(Result):
     ``best_config``/``best_score``) and ``ranking``: every candidate scored on shared weights,
     best first — ``config`` (an ``arch_space`` config), ``shared_score`` (on the evaluation
     minibatches), ``full_score`` (on the whole validation split, for the re-scored top; else
-    None)."""
+    None); ``policy``: a controller's final distributions (AutoHAS), else None."""
 
     def __init__(self, trials: list[dict[str, Any]], profile: Profile, metrics: list[str],
-                 ranking: list[dict[str, Any]]):
+                 ranking: list[dict[str, Any]], policy: dict[str, Any] | None = None):
         super().__init__(trials, profile, metrics)
-        self.ranking = ranking
+        self.ranking, self.policy = ranking, policy

@@ -88,8 +88,11 @@ def test_a_cell_without_a_path_outputs_zeros_without_computing_its_edges():
     torch.manual_seed(0)
     net = Supernet(1, 10, channels=4)
     dead = Arch(["none", "conv_3x3", "conv_3x3", "none", "none", "none"])
+    out = net(torch.randn(4, 1, 8, 8), dead)
+    assert out.shape == (4, 10)
+    out.sum().backward()
+    assert {n for n, p in net.named_parameters() if p.grad is not None} == net.touched(dead)
     assert not any(".edges." in n for n in net.touched(dead))
-    assert net(torch.randn(4, 1, 8, 8), dead).shape == (4, 10)
 
 
 def test_extract_gives_a_standalone_copy_with_equal_outputs():
