@@ -7,7 +7,8 @@ DAG, :class:`Runner` to execute it on Dask (or in-process as the reference oracl
 while earlier ones run (what successive halving and ASHA need); :mod:`resources` declares the
 leaf's resource levels (training-set size, iterations) and how it resumes from a checkpoint.
 :func:`evaluations` builds the DAG of a weight-sharing evaluation (one trained supernet, many
-candidates scored on it); the supernet itself is in :mod:`dagreuse.pipes.supernet` (torch).
+candidates scored on it), :func:`finetunes` that of supernet copies trained on one candidate
+each; the supernet itself is in :mod:`dagreuse.pipes.supernet` (torch).
 """
 
 from . import resources, space
@@ -20,11 +21,13 @@ from ._profile import Profile
 from ._runner import Runner
 from ._session import Session
 from ._sklearn import merge_estimators, sklearn_steps
-from ._weights import evaluations
+from ._weights import Averaged, Finetuned, Warmup, evaluations, finetunes
 
 __all__ = [
     "DAG",
+    "Averaged",
     "Config",
+    "Finetuned",
     "KeyingError",
     "Node",
     "Pipeline",
@@ -34,11 +37,13 @@ __all__ = [
     "Runner",
     "Session",
     "Step",
+    "Warmup",
     "assemble",
     "canonical",
     "check_data",
     "data_token",
     "evaluations",
+    "finetunes",
     "merge",
     "merge_estimators",
     "resolve_cv",

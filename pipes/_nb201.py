@@ -11,7 +11,7 @@ from torch import nn
 
 from .space import NB201_OPS, Arch
 
-__all__ = ["ACTIVATIONS", "Supernet", "active_edges"]
+__all__ = ["ACTIVATIONS", "Supernet", "active_edges", "touched_names"]
 
 #: The activations a supernet can run with, by name.
 ACTIVATIONS = {"relu": F.relu, "hardswish": F.hardswish, "mish": F.mish}
@@ -140,11 +140,7 @@ class Supernet(nn.Module):
 
     def touched(self, arch: Arch) -> set[str]:
         """Names of the parameters ``forward(x, arch)`` uses."""
-        active = {f"{i}_{j}.{op}." for i, j, op in active_edges(arch)}
-        names = [name for name, _ in self.named_parameters()]
-        if not active:  # every cell outputs zeros: only what follows the last one is used
-            return {n for n in names if n.startswith(("last.", "head."))}
-        return {n for n in names if not n.startswith("cells.") or _edge_op(n) in active}
+        return touched_names([name for name, _ in self.named_parameters()], arch)
 
     def extract(self, arch: Arch) -> Supernet:
         """A stand-alone copy for ``arch``: ``forward(x)`` equals this ``forward(x, arch)``."""
@@ -163,6 +159,14 @@ class Supernet(nn.Module):
                     if (edge, op) not in keep:
                         del ops[op]
         self.arch = arch
+
+
+def touched_names(names: list[str], arch: Arch) -> set[str]:
+    """Which of a supernet's parameter ``names`` ``arch`` uses (:meth:`Supernet.touched`)."""
+    active = {f"{i}_{j}.{op}." for i, j, op in active_edges(arch)}
+    if not active:  # every cell outputs zeros: only what follows the last one is used
+        return {n for n in names if n.startswith(("last.", "head."))}
+    return {n for n in names if not n.startswith("cells.") or _edge_op(n) in active}
 
 
 def _edge_op(name: str) -> str:

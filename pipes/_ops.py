@@ -26,11 +26,13 @@ from dagreuse.cache import sizeof
 
 from . import neural
 
-__all__ = ["LEAVES", "Failed", "Fold", "NodeFailed", "Output", "Task", "part", "reported", "run",
-           "run_leaves", "run_tree", "summary"]
+__all__ = ["CHECKPOINTS", "LEAVES", "Failed", "Fold", "NodeFailed", "Output", "Task", "part",
+           "reported", "run", "run_leaves", "run_tree", "summary"]
 
 #: Task kinds that score (the requests' targets): never cached, always computed.
 LEAVES = ("leaf", "score", "evaluate")
+#: Task kinds whose result is a trained model that later nodes resume from.
+CHECKPOINTS = ("checkpoint", "finetune")
 
 
 class Fold(NamedTuple):
@@ -60,7 +62,7 @@ class Task:
     """What a worker needs to compute one node (shipped with the task, kept small)."""
 
     kind: str  # "split" | "transformer" | "function" | "union" | "leaf" | "checkpoint" | "score"
-    #            | "evaluate"
+    #            | "evaluate" | "finetune" | "combine"
     stage: str
     label: str
     operator: Any = None  # configured estimator, function, or (train, test) for a split
@@ -184,6 +186,14 @@ def _evaluate(task: Task, checkpoint: Any, fold: Fold) -> dict[str, Any]:
     return {"values": values, "score_time": time.perf_counter() - t0}
 
 
+def _finetune(task: Task, start: Any, fold: Fold) -> Any:
+    """A copy of the supernet of checkpoint ``start`` trained ``task.level`` epochs by the
+    operator (from ``start``'s weights and generators; its epochs count from zero)."""
+    begin = neural.NetCheckpoint(start.state, 0, start.rng)
+    return neural.train(task.operator, fold.X_train, fold.y_train, task.level,
+                        task.resource.seed, begin)
+
+
 def _number(score: Any) -> Any:
     """A scorer's result as plain data: a float, or a dict of them (a multimetric callable)."""
     if isinstance(score, dict):
@@ -245,6 +255,10 @@ def _compute(task: Task, parents: tuple[Any, ...]) -> Any:
             value = _scores(task, model, parents[1].value, parent.seconds)
         elif task.kind == "evaluate":  # the same parents; the model scores many candidates
             value = _evaluate(task, parent.value, parents[1].value)
+        elif task.kind == "finetune":  # parents: [a supernet's checkpoint, the data]
+            value = _finetune(task, parent.value, parents[1].value)
+        elif task.kind == "combine":  # parents: checkpoints, merged by the operator
+            value = task.operator(*(p.value for p in parents))
         else:
             value = _transform(task, parent.value)
     except Exception as exc:

@@ -84,7 +84,7 @@ class Session:
                 self.readers[p].add(key)
             task = node.task
             info = {} if task.level is None else {"resource": task.level, "units": task.units,
-                                                  "checkpoint": task.kind == "checkpoint"}
+                                                  "checkpoint": task.kind in _ops.CHECKPOINTS}
             self.trace.node(key, stage=node.stage, parents=node.parents, leaf=node.leaf, **info)
         first = len(self.requests)
         self.requests.extend(dag.requests)

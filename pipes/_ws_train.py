@@ -28,11 +28,11 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
 
-from ._nb201 import ACTIVATIONS, Supernet
-from .neural import _cpu
+from ._nb201 import ACTIVATIONS, Supernet, touched_names
+from .neural import NetCheckpoint, _cpu
 from .space import NB201_OPS, Arch
 
-__all__ = ["CellNet", "SupernetTrainer", "one_thread"]
+__all__ = ["Average", "CellNet", "FinetuneTrainer", "SupernetTrainer", "one_thread"]
 
 
 class _Loop(ClassifierMixin, BaseEstimator):
@@ -136,6 +136,63 @@ class SupernetTrainer(_Loop):
             predicted = self.classes_[logits.argmax(1).cpu().numpy()]
             out.append(float(np.mean(predicted == ye)))
         return out
+
+
+class FinetuneTrainer(SupernetTrainer):
+    """A copy of a supernet trained on one candidate (``cell``, ``activation``) with its own
+    ``lr`` and ``weight_decay`` (a DEHB-WS job): it starts from a supernet's state, with a fresh
+    optimizer, and trains and predicts on that one path."""
+
+    def __init__(self, cell: Any = None, activation: str = "relu", ops: tuple[str, ...] = NB201_OPS,
+                 nodes: int = 4, activations: tuple[str, ...] = ("relu",), channels: int = 16,
+                 cells_per_stage: int = 1, lr: float = 0.05, weight_decay: float = 3e-4,
+                 momentum: float = 0.9, batch_size: int = 64, grad_clip: float = 5.0,
+                 max_epochs: int | None = None, device: str = "cpu"):
+        super().__init__(ops, nodes, activations, channels, cells_per_stage, lr, weight_decay,
+                         momentum, batch_size, grad_clip, max_epochs, device)
+        self.cell, self.activation = cell, activation
+
+    def _pick(self) -> tuple[Arch, str]:
+        return _arch(self.cell), self.activation
+
+    def state(self) -> dict:
+        return {**super().state(), "arch": str(_arch(self.cell))}
+
+    def restore(self, state: dict, *, device: str) -> None:
+        self._build(state["in_channels"], state["classes"], device)
+        self.net_.load_state_dict(state["net"])
+        if state.get("arch") == str(_arch(self.cell)):  # its own checkpoint, not a supernet's
+            self.opt_.load_state_dict(state["opt"])
+
+    def predict(self, X: Any) -> np.ndarray:
+        self.net_.eval()
+        arch, activation = self._pick()
+        return self.classes_[self._logits(X, arch, activation).argmax(1).cpu().numpy()]
+
+
+class Average(BaseEstimator):
+    """A supernet's checkpoint and copies of it trained on candidates (``archs``, in order) in,
+    the supernet of their mean weights out (DEHB-WS, seed 000 §2.3): ``"masked"`` averages each
+    parameter over the copies whose architecture touches it and keeps the supernet's value where
+    none does; ``"plain"`` averages every float tensor over every copy (the paper's code)."""
+
+    def __init__(self, archs: tuple = (), mode: str = "masked"):
+        self.archs, self.mode = archs, mode
+
+    def __call__(self, supernet: NetCheckpoint, *copies: NetCheckpoint) -> NetCheckpoint:
+        base = supernet.state["net"]
+        archs = [_arch(a) for a in self.archs]
+        touched = [touched_names(list(base), a) for a in archs]
+        out = {}
+        for key, value in base.items():
+            if not torch.is_floating_point(value) or key.endswith("num_batches_tracked"):
+                out[key] = value
+                continue
+            use = [c for c, t in zip(copies, touched, strict=True)
+                   if self.mode == "plain" or key in t]
+            out[key] = (torch.stack([c.state["net"][key] for c in use]).mean(0) if use
+                        else value)
+        return NetCheckpoint({**supernet.state, "net": out}, 0, supernet.rng)
 
 
 class CellNet(_Loop):

@@ -36,7 +36,7 @@ torch is installed.
 
 from ._autohas import AutoHASTrainer
 from ._nb201 import ACTIVATIONS, Supernet, active_edges
-from ._ws_train import CellNet, SupernetTrainer, one_thread
+from ._ws_train import Average, CellNet, FinetuneTrainer, SupernetTrainer, one_thread
 
-__all__ = ["ACTIVATIONS", "AutoHASTrainer", "CellNet", "Supernet", "SupernetTrainer",
-           "active_edges", "one_thread"]
+__all__ = ["ACTIVATIONS", "AutoHASTrainer", "Average", "CellNet", "FinetuneTrainer", "Supernet",
+           "SupernetTrainer", "active_edges", "one_thread"]

@@ -5,14 +5,16 @@ A strategy has one narrow interface (``ask``/``tell``/``finished``) and never ho
 :func:`run` drives it. Batch strategies (grid, random, gridded random) propose configs; the
 multi-fidelity ones (successive halving, Hyperband, ASHA) also resource levels, drawing their
 configs from a pipeline or from any batch strategy; DEHB evolves its configs by differential
-evolution across Hyperband's brackets. Weight-sharing searches (RSWS, AutoHAS) train one supernet of a
-cell space as the shared prefix of every candidate architecture (``_weight_sharing``).
+evolution across Hyperband's brackets. Weight-sharing searches (RSWS, DEHB-WS, AutoHAS) train
+one supernet of a cell space as the shared prefix of every candidate architecture
+(``_weight_sharing``).
 """
 
 from ._asha import ASHA
 from ._autohas import AutoHAS
 from ._base import BatchStrategy, Proposal, Strategy
 from ._dehb import DEHB
+from ._dehbws import DEHBWS
 from ._driver import Result, run
 from ._halving import Hyperband, SuccessiveHalving
 from ._journal import JournalError
@@ -26,6 +28,7 @@ from ._weight_sharing import SharedResult, WeightSharing
 __all__ = [
     "ASHA",
     "DEHB",
+    "DEHBWS",
     "RSWS",
     "AutoHAS",
     "BatchStrategy",

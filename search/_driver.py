@@ -244,7 +244,7 @@ def _shared(strategy: WeightSharing, problem: Problem, runner: Runner | None,
         if own:
             runner.close()
     result = SharedResult(trials, Profile(trace), search.metrics, strategy.ranking(),
-                          getattr(strategy, "policy", None))
+                          strategy.policy, strategy.retrained)
     _report_errors(result)
     return result
 

@@ -4,8 +4,9 @@ One coordinate per stage with several alternatives (its label) and one per searc
 of every alternative (constants have none). A coordinate ``u`` in [0, 1] decodes as DEHB's
 reference code does it: linearly for ``uniform``, in log space for ``loguniform``, and into
 ``k`` equal-width bins for a choice of ``k`` values, a stage's ``k`` labels or ``randint``'s
-``k`` ints (``u = 1`` falls in the last bin). A config uses the coordinates of the alternatives
-it chose; the others ride along, so a later mutation that switches alternative finds them.
+``k`` ints (``u = 1`` falls in the last bin); a ``cell`` is one such choice per edge. A config
+uses the coordinates of the alternatives it chose; the others ride along, so a later mutation
+that switches alternative finds them.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class _Coordinate:
     label: str | None  # None: the stage's choice of alternative
     param: str | None
     dim: Any  # a space.Dimension, or the list of labels
+    edge: int | None = None  # a cell's edge: a cell is one coordinate per edge
 
 
 class UnitSpace:
@@ -41,7 +43,10 @@ class UnitSpace:
                 coords.append(_Coordinate(stage.name, None, None, labels))
             for label, alt in stage.alternatives.items():
                 for param, dim in alt.space.items():
-                    if not isinstance(dim, space.Constant):
+                    if isinstance(dim, space.Cell):
+                        coords += [_Coordinate(stage.name, label, param, dim, e)
+                                   for e in range(dim.edges)]
+                    elif not isinstance(dim, space.Constant):
                         coords.append(_Coordinate(stage.name, label, param, dim))
         self.coords = coords
         self.d = len(coords)
@@ -52,17 +57,26 @@ class UnitSpace:
 
     def decode(self, u: np.ndarray) -> Config:
         """The config at point ``u``."""
-        where = {(c.stage, c.label, c.param): float(x) for c, x in zip(self.coords, u, strict=True)}
+        where = {(c.stage, c.label, c.param, c.edge): float(x)
+                 for c, x in zip(self.coords, u, strict=True)}
         config: Config = {}
         for stage in self.pipeline.stages:
             labels = list(stage.alternatives)
-            label = labels[_bin(where[stage.name, None, None], len(labels))] if len(
+            label = labels[_bin(where[stage.name, None, None, None], len(labels))] if len(
                 labels) > 1 else labels[0]
             alt = stage.alternatives[label]
-            params = {p: d.value if isinstance(d, space.Constant) else _value(d, where[
-                stage.name, label, p]) for p, d in alt.space.items()}
+            params = {p: _decoded(d, where, (stage.name, label, p)) for p, d in alt.space.items()}
             config[stage.name] = (alt.label, params)
         return config
+
+
+def _decoded(dim: Any, where: dict, at: tuple) -> Any:
+    """The value of ``dim`` whose coordinate (of edge ``e``, for a cell) is ``where[*at, e]``."""
+    if isinstance(dim, space.Constant):
+        return dim.value
+    if isinstance(dim, space.Cell):
+        return space.Arch(dim.ops[_bin(where[(*at, e)], len(dim.ops))] for e in range(dim.edges))
+    return _value(dim, where[(*at, None)])
 
 
 def _bin(u: float, k: int) -> int:

@@ -26,6 +26,8 @@ def sample_dimension(dim: space.Dimension, rng: np.random.Generator, prior: bool
         return _from_prior(dim, rng)
     if isinstance(dim, space.Constant):
         return dim.value
+    if isinstance(dim, space.Cell):  # uniform: one operation per edge
+        return space.Arch(dim.ops[i] for i in rng.integers(len(dim.ops), size=dim.edges))
     if isinstance(dim, space.Choice):
         values = dim.values()
         return values[int(rng.integers(len(values)))]

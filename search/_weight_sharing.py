@@ -17,10 +17,11 @@ The search itself never holds the Runner (DESIGN §7.7): it hands the driver *wo
 :class:`Evaluation` (train this supernet to these epochs, score these groups of candidates on
 it) or a :class:`Retrain` (train these stand-alone configs from scratch) — and is told the
 results. :class:`SharedSearch`, the driver, turns an Evaluation into one
-``dagreuse.pipes.evaluations`` DAG and a Retrain into an ordinary search of the stand-alone
-pipeline, all on the same open session, so the supernet's checkpoints are cached and reused like
-any node. Its result is a :class:`SharedResult`: the retrained trials, and the ``ranking`` of
-every candidate scored on shared weights.
+``dagreuse.pipes.evaluations`` DAG, :class:`Jobs` (copies of a supernet trained on one candidate
+each, DEHB-WS) into one ``dagreuse.pipes.finetunes`` DAG, and a Retrain into an ordinary search
+of the stand-alone pipeline, all on the same open session, so the supernet's checkpoints are
+cached and reused like any node. Its result is a :class:`SharedResult`: the final trials, and
+the ``ranking`` of every candidate scored on shared weights.
 """
 
 from __future__ import annotations
@@ -31,13 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from dagreuse.pipes import Config, Pipeline, Problem, Profile, evaluations, space
+from dagreuse.pipes import Config, Pipeline, Problem, Profile, evaluations, finetunes, space
 from dagreuse.pipes.resources import Epochs
 
 from ._base import Proposal, Strategy
 from ._result import Result
 
-__all__ = ["Evaluation", "Retrain", "SharedResult", "SharedSearch", "WeightSharing",
+__all__ = ["Evaluation", "Jobs", "Retrain", "SharedResult", "SharedSearch", "WeightSharing",
            "only_config"]
 
 ACTIVATION_NAMES = ("relu", "hardswish", "mish")
@@ -72,6 +73,16 @@ class Retrain:
     pipeline: Pipeline
     configs: list[Config]
     epochs: int
+    trials: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Jobs:
+    """Score each of ``recipes`` (``dagreuse.pipes.Finetuned``: a supernet's copy trained on
+    one candidate); ``infos[i]`` starts recipe ``i``'s trial (config, resource, rung, ...)."""
+
+    recipes: list[Any]
+    infos: list[dict[str, Any]]
     trials: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -120,6 +131,10 @@ class WeightSharing(Strategy):
             act = self.activations[int(rng.integers(len(self.activations)))]
             seen.setdefault((arch, act), {"cell": arch, "activation": act})
         return list(seen.values())
+
+    trials: list[dict[str, Any]]  # what ``SharedResult.trials`` holds, once finished
+    policy: dict[str, Any] | None = None
+    retrained: dict[str, Any] | None = None
 
     def ranking(self) -> list[dict[str, Any]]:
         """Candidates scored on shared weights, best first (``SharedResult.ranking``)."""
@@ -230,7 +245,6 @@ class SharedSearch:
                  error_score: float):
         self.strategy, self.problem, self.session = strategy, problem, session
         self.error_score = error_score
-        self.trials: list[dict[str, Any]] = []
         self.metrics = list(problem.scorers)
 
     def run(self) -> list[dict[str, Any]]:
@@ -241,10 +255,12 @@ class SharedSearch:
             for w in work:
                 if isinstance(w, Evaluation):
                     self._evaluate(w)
+                elif isinstance(w, Jobs):
+                    self._jobs(w)
                 else:
                     self._retrain(w)
                 self.strategy.tell(w)
-        return self.trials
+        return self.strategy.trials
 
     def _evaluate(self, work: Evaluation) -> None:
         dag = evaluations(work.trainer, work.ladder, work.groups, self.problem,
@@ -261,13 +277,32 @@ class SharedSearch:
                     else:
                         work.values[g][fold] = list(result["values"])
 
+    def _jobs(self, work: Jobs) -> None:
+        dag = finetunes(work.recipes, self.problem, resource=self.strategy.resource)
+        ids = self.session.submit(dag)
+        where = {r: (dag.requests[k].configs, dag.requests[k].fold) for k, r in enumerate(ids)}
+        n_folds, metric = len(self.problem.folds), self.metrics[0]
+        work.trials = [{**info, "scores": [self.error_score] * n_folds, "error": None}
+                       for info in work.infos]
+        while where:
+            for request, result in self.session.wait():
+                jobs, fold = where.pop(request)
+                for i in jobs:
+                    t = work.trials[i]
+                    if "error" in result:
+                        t["error"] = t["error"] or result["error"]
+                    else:
+                        t["scores"][fold] = result["test"][metric]
+        for t in work.trials:
+            t["mean_score"] = float(np.mean(t["scores"]))
+            t["status"] = "error" if t["error"] else "ok"
+
     def _retrain(self, work: Retrain) -> None:
         from ._driver import Search  # the driver of ordinary searches, which imports this one
 
         configs = _Configs(work, self.strategy.resource)
         Search(configs, self.problem, self.session, self.error_score, None).run()
         work.trials = configs.trials
-        self.trials += configs.trials
 
 
 class SharedResult(Result):
@@ -275,9 +310,13 @@ class SharedResult(Result):
     ``best_config``/``best_score``) and ``ranking``: every candidate scored on shared weights,
     best first — ``config`` (an ``arch_space`` config), ``shared_score`` (on the evaluation
     minibatches), ``full_score`` (on the whole validation split, for the re-scored top; else
-    None); ``policy``: a controller's final distributions (AutoHAS), else None."""
+    None), or for DEHB-WS every job's trial; ``policy``: a controller's final distributions
+    (AutoHAS), else None; ``retrained``: the winner retrained from scratch, where that is not
+    what ``best_score`` scores (DEHB-WS: its best is the incumbent fine-tuned from the supernet),
+    else None."""
 
     def __init__(self, trials: list[dict[str, Any]], profile: Profile, metrics: list[str],
-                 ranking: list[dict[str, Any]], policy: dict[str, Any] | None = None):
+                 ranking: list[dict[str, Any]], policy: dict[str, Any] | None = None,
+                 retrained: dict[str, Any] | None = None):
         super().__init__(trials, profile, metrics)
-        self.ranking, self.policy = ranking, policy
+        self.ranking, self.policy, self.retrained = ranking, policy, retrained
