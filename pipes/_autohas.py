@@ -7,8 +7,9 @@ ones this loop applies). Every step:
 
 1. draw an architecture and a basis value per hyperparameter from the controller;
 2. take the gradient of the training loss on a minibatch through the active path only;
-3. make **temporary weights** ``W* = W - lr * (grad + weight_decay * W)`` with the drawn values —
-   a dict of tensors beside the network, which is never written to (``torch.func``);
+3. make **temporary weights** ``W*``: one step of the shared weights' own optimizer (SGD, its
+   momentum buffer included) with the drawn values — a dict of tensors beside the network,
+   which is never written to (``torch.func``);
 4. the reward is the accuracy of ``W*`` on a minibatch of the *reward split* (a fixed part,
    ``reward_fraction``, of the training data: the validation fold stays for the final score);
 5. after ``warmup`` of the planned steps, REINFORCE: ``theta`` follows ``(Q - b) * grad log pi``
@@ -49,9 +50,9 @@ class AutoHASTrainer(SupernetTrainer):
                  weight_decay: float = 3e-4, momentum: float = 0.9, batch_size: int = 64,
                  grad_clip: float = 5.0, epochs: int = 30, meta_lr: float = 0.05,
                  warmup: float = 0.3, reward_fraction: float = 0.2, temporary: bool = True,
-                 max_epochs: int | None = None, device: str = "cpu"):
+                 max_epochs: int | None = None, device: str = "cpu", module: Any = None):
         super().__init__(ops, nodes, activations, channels, cells_per_stage, lr, weight_decay,
-                         momentum, batch_size, grad_clip, max_epochs, device)
+                         momentum, batch_size, grad_clip, max_epochs, device, module)
         self.bases, self.epochs, self.meta_lr, self.warmup = bases, epochs, meta_lr, warmup
         self.reward_fraction, self.temporary = reward_fraction, temporary
 
@@ -132,14 +133,21 @@ class AutoHASTrainer(SupernetTrainer):
             scale = min(1.0, self.grad_clip / (float(total) + 1e-6))
             grads = [g * scale for g in grads]
         with torch.no_grad():
-            if self.temporary:
-                temp = {n: p - hp["lr"] * (g + hp["weight_decay"] * p)
+            if self.temporary:  # one step of the shared weights' own SGD, momentum included
+                temp = {n: p - hp["lr"] * self._direction(p, g, hp["weight_decay"])
                         for (n, p), g in zip(named.items(), grads, strict=True)}
                 logits = torch.func.functional_call(self.net_, temp, (xv, arch, act))
             else:
                 logits = self.net_(xv, arch, act)
             q = float((logits.argmax(1) == yv).float().mean())
         return named, grads, q
+
+    def _direction(self, p: Any, g: Any, weight_decay: float) -> Any:
+        """The update torch's SGD would make of ``p`` with gradient ``g``: its momentum buffer
+        (where it has one) times the momentum, plus the gradient and the weight decay."""
+        d = g + weight_decay * p
+        buf = self.opt_.state.get(p, {}).get("momentum_buffer")
+        return d if buf is None or not self.momentum else self.momentum * buf + d
 
     def state(self) -> dict:
         out = super().state()

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.base import BaseEstimator, ClassifierMixin
 from torch import nn
+from torch.backends import cudnn
 
 from ._nb201 import ACTIVATIONS, Supernet, touched_names
 from .neural import NetCheckpoint, _cpu
@@ -93,8 +94,8 @@ class SupernetTrainer(_Loop):
                  activations: tuple[str, ...] = ("relu",), channels: int = 16,
                  cells_per_stage: int = 1, lr: float = 0.05, weight_decay: float = 3e-4,
                  momentum: float = 0.9, batch_size: int = 64, grad_clip: float = 5.0,
-                 max_epochs: int = 50, device: str = "cpu"):
-        self.ops, self.nodes, self.activations = ops, nodes, activations
+                 max_epochs: int = 50, device: str = "cpu", module: Any = None):
+        self.ops, self.nodes, self.activations, self.module = ops, nodes, activations, module
         self.channels, self.cells_per_stage = channels, cells_per_stage
         self.lr, self.weight_decay, self.momentum = lr, weight_decay, momentum
         self.batch_size, self.grad_clip, self.max_epochs, self.device = (batch_size, grad_clip,
@@ -105,8 +106,9 @@ class SupernetTrainer(_Loop):
         if bad or not self.activations:
             raise ValueError(f"The 'activations' parameter of SupernetTrainer must list some of "
                              f"{sorted(ACTIVATIONS)}. Got {self.activations!r} instead.")
-        return Supernet(in_channels, n_classes, self.channels, self.cells_per_stage,
-                        tuple(self.ops), self.nodes, self.activations[0], search=True)
+        return (self.module or Supernet)(in_channels, n_classes, self.channels,
+                                         self.cells_per_stage, tuple(self.ops), self.nodes,
+                                         self.activations[0], search=True)
 
     def _pick(self) -> tuple[Arch, str]:
         edges = self.nodes * (self.nodes - 1) // 2
@@ -147,9 +149,9 @@ class FinetuneTrainer(SupernetTrainer):
                  nodes: int = 4, activations: tuple[str, ...] = ("relu",), channels: int = 16,
                  cells_per_stage: int = 1, lr: float = 0.05, weight_decay: float = 3e-4,
                  momentum: float = 0.9, batch_size: int = 64, grad_clip: float = 5.0,
-                 max_epochs: int | None = None, device: str = "cpu"):
+                 max_epochs: int | None = None, device: str = "cpu", module: Any = None):
         super().__init__(ops, nodes, activations, channels, cells_per_stage, lr, weight_decay,
-                         momentum, batch_size, grad_clip, max_epochs, device)
+                         momentum, batch_size, grad_clip, max_epochs, device, module)
         self.cell, self.activation = cell, activation
 
     def _pick(self) -> tuple[Arch, str]:
@@ -202,8 +204,8 @@ class CellNet(_Loop):
     def __init__(self, cell: Any = None, activation: str = "relu", channels: int = 16,
                  cells_per_stage: int = 1, lr: float = 0.05, weight_decay: float = 3e-4,
                  momentum: float = 0.9, batch_size: int = 64, grad_clip: float = 5.0,
-                 max_epochs: int = 30, device: str = "cpu"):
-        self.cell, self.activation = cell, activation
+                 max_epochs: int = 30, device: str = "cpu", module: Any = None):
+        self.cell, self.activation, self.module = cell, activation, module
         self.channels, self.cells_per_stage = channels, cells_per_stage
         self.lr, self.weight_decay, self.momentum = lr, weight_decay, momentum
         self.batch_size, self.grad_clip, self.max_epochs, self.device = (batch_size, grad_clip,
@@ -211,9 +213,9 @@ class CellNet(_Loop):
 
     def _network(self, in_channels: int, n_classes: int) -> Supernet:
         arch = _arch(self.cell)
-        return Supernet(in_channels, n_classes, self.channels, self.cells_per_stage,
-                        tuple(dict.fromkeys(arch)), arch.nodes, self.activation, search=False,
-                        arch=arch)
+        return (self.module or Supernet)(in_channels, n_classes, self.channels,
+                                         self.cells_per_stage, tuple(dict.fromkeys(arch)),
+                                         arch.nodes, self.activation, search=False, arch=arch)
 
     def _pick(self) -> tuple[None, None]:
         return None, None  # the network's own architecture and activation
@@ -228,13 +230,16 @@ def one_thread() -> Iterator[None]:
     """torch on one CPU thread meanwhile: its kernels sum in an order that depends on their
     thread count, so that a network trains to the same weights on the sync oracle and on any
     worker (a cluster runs such tasks side by side instead; for these small networks one
-    thread was also the faster: 0.45 s an epoch of digits against 0.6 s on two)."""
-    before = torch.get_num_threads()
+    thread was also the faster: 0.45 s an epoch of digits against 0.6 s on two). On CUDA,
+    cuDNN meanwhile picks deterministic algorithms and no benchmarking (ALGORITHMS.md §4)."""
+    before = torch.get_num_threads(), cudnn.deterministic, cudnn.benchmark
     torch.set_num_threads(1)
+    cudnn.deterministic, cudnn.benchmark = True, False
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        torch.set_num_threads(before[0])
+        cudnn.deterministic, cudnn.benchmark = before[1:]
 
 
 def _arch(cell: Any) -> Arch:

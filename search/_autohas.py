@@ -49,8 +49,8 @@ class AutoHAS(WeightSharing):
     def __init__(self, arch_space: dict[str, Any], *, epochs: int = 30, retrain_epochs: int = 30,
                  meta_lr: float = 0.05, warmup: float = 0.3, bases: dict | None = None,
                  basis_size: int = 5, reward_fraction: float = 0.2, temporary: bool = True,
-                 chunk: int = 10, seed: int = 0, device: str = "cpu"):
-        super().__init__(arch_space, seed=seed, device=device)
+                 chunk: int = 10, seed: int = 0, device: str = "cpu", module: Any = None):
+        super().__init__(arch_space, seed=seed, device=device, module=module)
         self.epochs = _check_int("AutoHAS", "epochs", epochs, 1)
         self.retrain_epochs = _check_int("AutoHAS", "retrain_epochs", retrain_epochs, 1)
         self.chunk = _check_int("AutoHAS", "chunk", chunk, 1)
@@ -82,7 +82,7 @@ class AutoHAS(WeightSharing):
             ops=self.cell.ops, nodes=self.cell.nodes, activations=self.activations,
             bases=self.bases, epochs=self.epochs, meta_lr=self.meta_lr, warmup=self.warmup,
             reward_fraction=self.reward_fraction, temporary=self.temporary, device=self.device,
-            **self.shape, **self.training)
+            module=self.module, **self.shape, **self.training)
 
     def ask(self, n: int | None = None) -> list[Any]:
         if self._phase == 0:

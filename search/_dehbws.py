@@ -48,8 +48,8 @@ class DEHBWS(WeightSharing):
                  bracket_sizes: str = "floor", warmup_epochs: int = 10,
                  finetune_epochs: int = 15, retrain_epochs: int = 50, average: str = "masked",
                  mutation_factor: float = 0.5, crossover_prob: float = 0.5, seed: int = 0,
-                 device: str = "cpu"):
-        super().__init__(arch_space, seed=seed, device=device)
+                 device: str = "cpu", module: Any = None):
+        super().__init__(arch_space, seed=seed, device=device, module=module)
         self.warmup_epochs = check_int("DEHBWS", "warmup_epochs", warmup_epochs, 1)
         self.finetune_epochs = check_int("DEHBWS", "finetune_epochs", finetune_epochs, 1)
         self.retrain_epochs = check_int("DEHBWS", "retrain_epochs", retrain_epochs, 1)
@@ -75,7 +75,7 @@ class DEHBWS(WeightSharing):
         fixed = {k: v for k, v in self.training.items() if k not in params}
         net = self.nets.FinetuneTrainer(ops=self.cell.ops, nodes=self.cell.nodes,
                                         activations=self.activations, device=self.device,
-                                        **self.shape, **fixed)
+                                        module=self.module, **self.shape, **fixed)
         return Pipeline([("net", net, params)])
 
     def _copy(self, params: dict[str, Any], epochs: int) -> Finetuned:

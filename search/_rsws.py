@@ -34,8 +34,8 @@ class RSWS(WeightSharing):
 
     def __init__(self, arch_space: dict[str, Any], *, epochs: int = 50, n_candidates: int = 200,
                  eval_batches: int | None = 10, top: int = 10, retrain_epochs: int = 30,
-                 chunk: int = 10, seed: int = 0, device: str = "cpu"):
-        super().__init__(arch_space, seed=seed, device=device)
+                 chunk: int = 10, seed: int = 0, device: str = "cpu", module: Any = None):
+        super().__init__(arch_space, seed=seed, device=device, module=module)
         self.epochs = _check_int("RSWS", "epochs", epochs, 1)
         self.n_candidates = _check_int("RSWS", "n_candidates", n_candidates, 1)
         if eval_batches is not None:
@@ -72,6 +72,9 @@ class RSWS(WeightSharing):
     def tell(self, work: Any) -> None:
         if self._phase == 0:
             self.shared = [s for group in work.scores for s in group]
+            if not np.isfinite(self.shared).any():
+                raise RuntimeError(f"RSWS's supernet failed; no candidate has a score: "
+                                   f"{work.error}")
         elif self._phase == 1:
             scored = [i for part in work.members for i in part]
             self.full = dict(zip(scored, (s for g in work.scores for s in g), strict=True))

@@ -89,15 +89,20 @@ class Jobs:
 class WeightSharing(Strategy):
     """Base of weight-sharing searches: the parsed ``arch_space``, ask/tell of work."""
 
-    def __init__(self, arch_space: dict[str, Any], *, seed: int, device: str):
+    def __init__(self, arch_space: dict[str, Any], *, seed: int, device: str,
+                 module: Any = None):
         name = type(self).__name__
+        if module is not None and not callable(module):
+            raise TypeError(f"The 'module' parameter of {name} must be a supernet class "
+                            "(dagreuse.pipes.supernet's protocol) or None. Got "
+                            f"{module!r} instead.")
         _check_int(name, "seed", seed, 0)
         if not isinstance(device, str):
             raise TypeError(f"The 'device' parameter of {name} must be a string such as 'cpu' "
                             f"or 'cuda'. Got {device!r} instead.")
         self.nets = _torch_nets(name)
         self.cell, self.activations, self.shape, self.training = parse_space(name, arch_space)
-        self.arch_space, self.seed, self.device = arch_space, seed, device
+        self.arch_space, self.seed, self.device, self.module = arch_space, seed, device, module
         self.resource = Epochs(seed)
         self.pipeline = self.standalone({"cell": _first(self.cell),
                                          "activation": self.activations[0]})
@@ -112,13 +117,14 @@ class WeightSharing(Strategy):
         """The supernet trainer of this space at its fixed training values (``changes`` aside)."""
         params = {**self.shape, **self.training, **changes}
         return self.nets.SupernetTrainer(ops=self.cell.ops, nodes=self.cell.nodes,
-                               activations=self.activations, max_epochs=None,
-                               device=self.device, **params)
+                                         activations=self.activations, max_epochs=None,
+                                         device=self.device, module=self.module, **params)
 
     def standalone(self, candidate: dict[str, Any], **training: Any) -> Pipeline:
         """The pipeline of ``candidate`` as a stand-alone network trained from scratch."""
         net = self.nets.CellNet(cell=str(candidate["cell"]), activation=candidate["activation"],
-                      device=self.device, **self.shape, **{**self.training, **training})
+                                device=self.device, module=self.module, **self.shape,
+                                **{**self.training, **training})
         return Pipeline([("net", net)])
 
     def sample(self, rng: np.random.Generator, n: int) -> list[dict[str, Any]]:

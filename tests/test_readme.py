@@ -68,6 +68,10 @@ def _given(i, client):
         pytest.importorskip("skorch")
         ns["__name__"] = "readme_example"  # not importable there, so pickled by value
         ns["X"], ns["y"] = _digits(300)
+    elif "RSWS" in code:  # weight sharing: digits as 1x8x8 images
+        pytest.importorskip("torch")
+        X, y = _digits(300)
+        ns["X_images"], ns["y"] = (X / 16).astype(np.float32).reshape(-1, 1, 8, 8), y
     elif "simulate" in code:  # replays a search's result
         ns["result"] = _small_result()
     elif "Client(" in code:  # the address of a cluster: here, the test's own

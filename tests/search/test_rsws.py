@@ -16,6 +16,7 @@ from sklearn.datasets import load_digits
 
 from dagreuse.cache import Unbounded
 from dagreuse.pipes import Runner, space
+from dagreuse.pipes.supernet import Supernet
 from dagreuse.search import RSWS, SharedResult, run
 from dagreuse.search._weight_sharing import Evaluation, fixed_value
 
@@ -119,3 +120,22 @@ def test_training_values_are_the_prior_or_the_middle():
 def test_bad_input_is_refused_before_any_work(arch_space, kw, match):
     with pytest.raises((TypeError, ValueError), match=match):
         RSWS(arch_space, **kw)
+
+
+class Counting(Supernet):
+    """A user's own supernet class (here NB201's, counting its forwards)."""
+
+    calls = 0
+
+    def forward(self, x, arch=None, activation=None):
+        type(self).calls += 1
+        return super().forward(x, arch, activation)
+
+
+def test_a_supernet_of_ones_own_plugs_in_as_module(digits):
+    X, y = digits
+    with Runner(Unbounded(), scheduler="sync") as runner:
+        result = run(small(n_candidates=16, module=Counting), X, y, cv=0.2, runner=runner)
+    assert Counting.calls > 0 and result.trials[0]["status"] == "ok"
+    with pytest.raises(TypeError, match="'module' parameter of RSWS must be a supernet class"):
+        small(module="nb201")
