@@ -23,7 +23,8 @@ import numpy as np
 
 from dagreuse.pipes import space
 
-from ._weight_sharing import Evaluation, Retrain, WeightSharing, _check_int, only_config
+from ._rungs import check_int
+from ._weight_sharing import Evaluation, Retrain, WeightSharing, chunked, only_config
 
 __all__ = ["AutoHAS", "basis"]
 
@@ -51,10 +52,10 @@ class AutoHAS(WeightSharing):
                  basis_size: int = 5, reward_fraction: float = 0.2, temporary: bool = True,
                  chunk: int = 10, seed: int = 0, device: str = "cpu", module: Any = None):
         super().__init__(arch_space, seed=seed, device=device, module=module)
-        self.epochs = _check_int("AutoHAS", "epochs", epochs, 1)
-        self.retrain_epochs = _check_int("AutoHAS", "retrain_epochs", retrain_epochs, 1)
-        self.chunk = _check_int("AutoHAS", "chunk", chunk, 1)
-        basis_size = _check_int("AutoHAS", "basis_size", basis_size, 2)
+        self.epochs = check_int("AutoHAS", "epochs", epochs, 1)
+        self.retrain_epochs = check_int("AutoHAS", "retrain_epochs", retrain_epochs, 1)
+        self.chunk = check_int("AutoHAS", "chunk", chunk, 1)
+        basis_size = check_int("AutoHAS", "basis_size", basis_size, 2)
         for name, value, low, high in (("meta_lr", meta_lr, 0, np.inf), ("warmup", warmup, 0, 1),
                                        ("reward_fraction", reward_fraction, 0, 1)):
             if isinstance(value, bool) or not isinstance(value, int | float) or not (
@@ -86,8 +87,7 @@ class AutoHAS(WeightSharing):
 
     def ask(self, n: int | None = None) -> list[Any]:
         if self._phase == 0:
-            ladder = [*range(self.chunk, self.epochs, self.chunk), self.epochs]
-            return [Evaluation(self.trainer(), ladder, [{}])]
+            return [Evaluation(self.trainer(), chunked(self.epochs, self.chunk), [{}])]
         if self._phase == 1:
             candidate = {"cell": self.choice["cell"], "activation": self.choice["activation"]}
             hp = {k: self.choice[k] for k, _ in self.bases}

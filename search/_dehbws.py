@@ -28,6 +28,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from sklearn.base import clone
+
 from dagreuse.pipes import Averaged, Finetuned, Pipeline, Warmup
 from dagreuse.pipes.resources import Epochs
 
@@ -73,16 +75,15 @@ class DEHBWS(WeightSharing):
         for k in ("lr", "weight_decay"):
             params[k] = self.arch_space.get(k, self.training[k])
         fixed = {k: v for k, v in self.training.items() if k not in params}
-        net = self.nets.FinetuneTrainer(ops=self.cell.ops, nodes=self.cell.nodes,
-                                        activations=self.activations, device=self.device,
-                                        module=self.module, **self.shape, **fixed)
-        return Pipeline([("net", net, params)])
+        self._base = self.nets.FinetuneTrainer(ops=self.cell.ops, nodes=self.cell.nodes,
+                                               activations=self.activations, device=self.device,
+                                               module=self.module, **self.shape, **fixed)
+        return Pipeline([("net", self._base, params)])
 
     def _copy(self, params: dict[str, Any], epochs: int) -> Finetuned:
-        trainer = self.dehb.pipeline.stages[0].alternatives["FinetuneTrainer"].operator
-        values = {**params, "cell": str(params["cell"])}
-        return Finetuned(self.supernet_recipe, trainer.__class__(**{
-            **trainer.get_params(deep=False), **values}), epochs)
+        """A job: a copy of the current supernet trained ``epochs`` on ``params``' candidate."""
+        trainer = clone(self._base).set_params(**{**params, "cell": str(params["cell"])})
+        return Finetuned(self.supernet_recipe, trainer, epochs)
 
     def ask(self, n: int | None = None) -> list[Any]:
         if self._final:
@@ -109,8 +110,8 @@ class DEHBWS(WeightSharing):
 
     def tell(self, work: Any) -> None:
         if isinstance(work, Retrain):
-            for t in work.trials:
-                t["config"], t["phase"] = self._incumbent_config, "retrain"
+            for t in work.trials:  # told after the fine-tuning, of the same incumbent
+                t["config"], t["phase"] = self.trials[0]["config"], "retrain"
             self.retrained = work.trials[0]
             self._done = True
             return
@@ -139,7 +140,6 @@ class DEHBWS(WeightSharing):
                                f"{self.jobs[0]['error'] if self.jobs else None}")
         top = max(t["resource"] for t in ok)
         best = max((t for t in ok if t["resource"] == top), key=lambda t: t["mean_score"])
-        self._incumbent_config = best["config"]
         return {k: best["config"][k] for k in ("cell", "activation", "lr", "weight_decay")}
 
     def ranking(self) -> list[dict[str, Any]]:

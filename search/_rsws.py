@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ._weight_sharing import Evaluation, Retrain, WeightSharing, _check_int, only_config
+from ._rungs import check_int
+from ._weight_sharing import Evaluation, Retrain, WeightSharing, chunked, only_config
 
 __all__ = ["RSWS"]
 
@@ -36,14 +37,14 @@ class RSWS(WeightSharing):
                  eval_batches: int | None = 10, top: int = 10, retrain_epochs: int = 30,
                  chunk: int = 10, seed: int = 0, device: str = "cpu", module: Any = None):
         super().__init__(arch_space, seed=seed, device=device, module=module)
-        self.epochs = _check_int("RSWS", "epochs", epochs, 1)
-        self.n_candidates = _check_int("RSWS", "n_candidates", n_candidates, 1)
+        self.epochs = check_int("RSWS", "epochs", epochs, 1)
+        self.n_candidates = check_int("RSWS", "n_candidates", n_candidates, 1)
         if eval_batches is not None:
-            _check_int("RSWS", "eval_batches", eval_batches, 1)
+            check_int("RSWS", "eval_batches", eval_batches, 1)
         self.eval_batches = eval_batches
-        self.top = _check_int("RSWS", "top", top, 1)
-        self.retrain_epochs = _check_int("RSWS", "retrain_epochs", retrain_epochs, 1)
-        self.chunk = _check_int("RSWS", "chunk", chunk, 1)
+        self.top = check_int("RSWS", "top", top, 1)
+        self.retrain_epochs = check_int("RSWS", "retrain_epochs", retrain_epochs, 1)
+        self.chunk = check_int("RSWS", "chunk", chunk, 1)
         self.candidates = self.sample(np.random.default_rng(seed), n_candidates)
         self.shared: list[float] | None = None  # per candidate, on the evaluation minibatches
         self.full: dict[int, float] = {}  # candidate index -> score on the whole split
@@ -54,7 +55,7 @@ class RSWS(WeightSharing):
     @property
     def ladder(self) -> list[int]:
         """The checkpoints: every ``chunk`` epochs, and the last."""
-        return [*range(self.chunk, self.epochs, self.chunk), self.epochs]
+        return chunked(self.epochs, self.chunk)
 
     def ask(self, n: int | None = None) -> list[Any]:
         if self._phase == 0:

@@ -37,11 +37,11 @@ from dagreuse.pipes.resources import Epochs
 
 from ._base import Proposal, Strategy
 from ._result import Result
+from ._rungs import check_int
 
 __all__ = ["Evaluation", "Jobs", "Retrain", "SharedResult", "SharedSearch", "WeightSharing",
-           "only_config"]
+           "chunked", "only_config"]
 
-ACTIVATION_NAMES = ("relu", "hardswish", "mish")
 SHAPE = {"channels": 16, "cells_per_stage": 1}
 TRAINING = {"lr": 0.05, "weight_decay": 3e-4, "momentum": 0.9, "batch_size": 64, "grad_clip": 5.0}
 
@@ -96,12 +96,13 @@ class WeightSharing(Strategy):
             raise TypeError(f"The 'module' parameter of {name} must be a supernet class "
                             "(dagreuse.pipes.supernet's protocol) or None. Got "
                             f"{module!r} instead.")
-        _check_int(name, "seed", seed, 0)
+        check_int(name, "seed", seed, 0)
         if not isinstance(device, str):
             raise TypeError(f"The 'device' parameter of {name} must be a string such as 'cpu' "
                             f"or 'cuda'. Got {device!r} instead.")
         self.nets = _torch_nets(name)
-        self.cell, self.activations, self.shape, self.training = parse_space(name, arch_space)
+        self.cell, self.activations, self.shape, self.training = parse_space(
+            name, arch_space, tuple(self.nets.ACTIVATIONS))
         self.arch_space, self.seed, self.device, self.module = arch_space, seed, device, module
         self.resource = Epochs(seed)
         self.pipeline = self.standalone({"cell": _first(self.cell),
@@ -113,12 +114,12 @@ class WeightSharing(Strategy):
     def tell(self, work: Any) -> None:
         raise NotImplementedError
 
-    def supernet(self, **changes: Any) -> Any:
-        """The supernet trainer of this space at its fixed training values (``changes`` aside)."""
-        params = {**self.shape, **self.training, **changes}
+    def supernet(self) -> Any:
+        """The supernet trainer of this space at its fixed training values."""
         return self.nets.SupernetTrainer(ops=self.cell.ops, nodes=self.cell.nodes,
                                          activations=self.activations, max_epochs=None,
-                                         device=self.device, module=self.module, **params)
+                                         device=self.device, module=self.module, **self.shape,
+                                         **self.training)
 
     def standalone(self, candidate: dict[str, Any], **training: Any) -> Pipeline:
         """The pipeline of ``candidate`` as a stand-alone network trained from scratch."""
@@ -151,8 +152,10 @@ class WeightSharing(Strategy):
         return {**self.shape, **self.training, **candidate}
 
 
-def parse_space(owner: str, arch_space: Any) -> tuple[space.Cell, tuple, dict, dict]:
-    """``arch_space`` as (cell, activations, shape, training values), checked (module docs)."""
+def parse_space(owner: str, arch_space: Any,
+                known: tuple[str, ...]) -> tuple[space.Cell, tuple, dict, dict]:
+    """``arch_space`` as (cell, activations, shape, training values), checked (module docs);
+    ``known``: the activations the supernet has."""
     if not isinstance(arch_space, dict) or not isinstance(arch_space.get("cell"), space.Cell):
         raise TypeError(f"The 'arch_space' parameter of {owner} must be a dict with a 'cell': "
                         f"space.cell(...). Got {arch_space!r} instead.")
@@ -163,9 +166,9 @@ def parse_space(owner: str, arch_space: Any) -> tuple[space.Cell, tuple, dict, d
                          f"allowed: {sorted(allowed)}.")
     act = arch_space.get("activation", "relu")
     activations = tuple(act.values()) if isinstance(act, space.Choice | space.Constant) else (act,)
-    if not activations or any(a not in ACTIVATION_NAMES for a in activations):
+    if not activations or any(a not in known for a in activations):
         raise ValueError(f"The 'activation' of {owner}'s arch_space must be one of "
-                         f"{list(ACTIVATION_NAMES)} or a space.choice of them. Got {act!r}.")
+                         f"{list(known)} or a space.choice of them. Got {act!r}.")
     shape = {}
     for k, default in SHAPE.items():
         v = arch_space.get(k, default)
@@ -205,6 +208,11 @@ def _torch_nets(owner: str) -> Any:
     return supernet
 
 
+def chunked(epochs: int, chunk: int) -> list[int]:
+    """Checkpoint levels every ``chunk`` epochs up to ``epochs``: 50 and 100 epochs nest."""
+    return [*range(chunk, epochs, chunk), epochs]
+
+
 def only_config(pipeline: Pipeline) -> Config:
     """The one config of a pipeline that searches nothing."""
     stage = pipeline.stages[0]
@@ -213,13 +221,6 @@ def only_config(pipeline: Pipeline) -> Config:
 
 def _first(cell: space.Cell) -> space.Arch:
     return space.Arch([cell.ops[0]] * cell.edges)
-
-
-def _check_int(owner: str, name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ValueError(f"The {name!r} parameter of {owner} must be an int >= {low}. Got "
-                         f"{value!r} instead.")
-    return int(value)
 
 
 class _Configs(Strategy):
