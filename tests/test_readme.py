@@ -70,7 +70,7 @@ def _given(i, client):
         ns["X"], ns["y"] = _digits(300)
     elif "RSWS" in code:  # weight sharing: digits as 1x8x8 images
         pytest.importorskip("torch")
-        X, y = _digits(300)
+        X, y = _digits(200)
         ns["X_images"], ns["y"] = (X / 16).astype(np.float32).reshape(-1, 1, 8, 8), y
     elif "simulate" in code:  # replays a search's result
         ns["result"] = _small_result()

@@ -54,3 +54,21 @@ def test_runner_gpus_auto_trains_the_nets_on_gpu_workers(digits):
     assert not result.errors() and p.gpu_seconds > 0 and "cuda" in p.devices
     prefix = {n.get("device") for n in p.trace.nodes.values() if n["stage"] != "net"}
     assert prefix == {None}  # the scikit-learn prefix records no device: CPU
+
+
+def test_rsws_trains_its_supernet_on_a_gpu_worker_reproducibly(digits):
+    from dagreuse.pipes import space
+    from dagreuse.search import RSWS
+
+    X, y = digits
+    images = (X / 16).reshape(-1, 1, 8, 8)
+    arch_space = {"cell": space.cell(), "channels": 8}
+    runs = []
+    for _ in range(2):
+        rsws = RSWS(arch_space, epochs=4, n_candidates=32, eval_batches=2, top=4,
+                    retrain_epochs=2, chunk=2, seed=0, device="cuda")
+        with Runner(gpus="auto") as runner:
+            result = run(rsws, images, y, cv=0.2, runner=runner)
+        assert not result.errors() and "cuda" in result.profile.devices
+        runs.append([(r["arch"], r["shared_score"]) for r in result.ranking])
+    assert runs[0] == runs[1]  # cuDNN's deterministic algorithms, torch seeded (ALGORITHMS §4)

@@ -98,6 +98,11 @@ def test_dehbws_runs_end_to_end_and_reuses_its_supernets():
     trace = result.profile.trace
     computed = [e["key"] for e in trace.events if e["ev"] == "compute"]
     assert len(computed) == len(set(computed))  # every node once: supernets are shared
+    # epochs trained, counted on the nodes: 1 of warm-up; copies 3 x 1 and 1 x (3 - 1) in the
+    # first bracket, 2 x 3 in the second; 1 of fine-tuning
+    units = [trace.nodes[k].get("units", 0) for k in computed
+             if trace.nodes[k]["stage"] == "supernet" and trace.nodes[k].get("checkpoint")]
+    assert sum(units) == 1 + 3 * 1 + 1 * 2 + 2 * 3 + 1
 
 
 @pytest.mark.parametrize("kw, match", [
