@@ -78,6 +78,12 @@ class _Loop(ClassifierMixin, BaseEstimator):
         self.net_.load_state_dict(state["net"])
         self.opt_.load_state_dict(state["opt"])
 
+    def predict(self, X: Any) -> np.ndarray:
+        """Classes of ``X`` on the trainer's own path (``_pick``)."""
+        self.net_.eval()
+        arch, activation = self._pick()
+        return self.classes_[self._logits(X, arch, activation).argmax(1).cpu().numpy()]
+
     def _logits(self, X: Any, arch: Arch | None = None, activation: str | None = None,
                 rows: int = 256) -> torch.Tensor:
         X = torch.as_tensor(np.asarray(X, dtype=np.float32), device=self.device_)
@@ -157,6 +163,8 @@ class FinetuneTrainer(SupernetTrainer):
     def _pick(self) -> tuple[Arch, str]:
         return _arch(self.cell), self.activation
 
+    predict = _Loop.predict  # on its one path (a supernet's own refuses to predict)
+
     def state(self) -> dict:
         return {**super().state(), "arch": str(_arch(self.cell))}
 
@@ -166,10 +174,6 @@ class FinetuneTrainer(SupernetTrainer):
         if state.get("arch") == str(_arch(self.cell)):  # its own checkpoint, not a supernet's
             self.opt_.load_state_dict(state["opt"])
 
-    def predict(self, X: Any) -> np.ndarray:
-        self.net_.eval()
-        arch, activation = self._pick()
-        return self.classes_[self._logits(X, arch, activation).argmax(1).cpu().numpy()]
 
 
 class Average(BaseEstimator):
@@ -219,10 +223,6 @@ class CellNet(_Loop):
 
     def _pick(self) -> tuple[None, None]:
         return None, None  # the network's own architecture and activation
-
-    def predict(self, X: Any) -> np.ndarray:
-        self.net_.eval()
-        return self.classes_[self._logits(X).argmax(1).cpu().numpy()]
 
 
 @contextlib.contextmanager

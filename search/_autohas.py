@@ -67,10 +67,9 @@ class AutoHAS(WeightSharing):
         if unknown:
             raise ValueError(f"The 'bases' parameter of AutoHAS names {unknown}; it takes bases "
                              f"for {list(SEARCHED)}.")
-        self.bases = tuple((k, tuple(bases[k]) if k in bases else basis(arch_space.get(k), basis_size))
-                           for k in SEARCHED if k in bases or isinstance(arch_space.get(k),
-                                                                         space.Dimension))
-        self.bases = tuple((k, v) for k, v in self.bases if len(v) > 1)
+        given = {k: tuple(bases[k]) if k in bases else basis(arch_space.get(k), basis_size)
+                 for k in SEARCHED}
+        self.bases = tuple((k, v) for k, v in given.items() if len(v) > 1)  # searched ones
         self.meta_lr, self.warmup, self.reward_fraction = meta_lr, warmup, reward_fraction
         self.temporary = temporary
         self.policy: dict[str, Any] | None = None

@@ -14,6 +14,7 @@ the prefix and, with ``Iterations``, the checkpoint a promotion resumes from —
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -21,6 +22,7 @@ import numbers
 import os
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -233,20 +235,28 @@ def _describe(proposals: list[Proposal]) -> list[list[str]]:
 def _shared(strategy: WeightSharing, problem: Problem, runner: Runner | None,
             error_score: float) -> SharedResult:
     """``run`` of a weight-sharing search (``_weight_sharing``)."""
-    own = runner is None
-    runner = runner or Runner()
     trace = Trace()
-    try:
-        with runner.open(trace) as session:
-            search = SharedSearch(strategy, problem, session, error_score)
-            trials = search.run()
-    finally:
-        if own:
-            runner.close()
+    with _session(runner, trace) as session:
+        search = SharedSearch(strategy, problem, session, error_score)
+        trials = search.run()
     result = SharedResult(trials, Profile(trace), search.metrics, strategy.ranking(),
                           strategy.policy, strategy.retrained)
     _report_errors(result)
     return result
+
+
+@contextlib.contextmanager
+def _session(runner: Runner | None, trace: Trace) -> Iterator[Any]:
+    """A session of ``runner`` recording ``trace``; without one, of a default Runner started
+    and closed here."""
+    own = runner is None
+    runner = runner or Runner()
+    try:
+        with runner.open(trace) as session:
+            yield session
+    finally:
+        if own:
+            runner.close()
 
 
 def _report_errors(result: Result) -> None:
@@ -365,11 +375,9 @@ def run(
         return _shared(strategy, problem, runner, error_score)
     book = None if journal is None else Journal(journal, *_fingerprint(strategy, problem),
                                                 resume=resume)
-    own = runner is None
-    runner = runner or Runner()
     trace = Trace()
     try:
-        with runner.open(trace) as session:
+        with _session(runner, trace) as session:
             shown = is_terminal(sys.stderr) if progress is None else bool(progress)
             bar = Progress(trace, total=0 if isinstance(strategy, BatchStrategy) else None
                            ) if shown else None
@@ -384,8 +392,6 @@ def run(
     finally:
         if book is not None:
             book.close()
-        if own:
-            runner.close()
     # what a report of the saved trace shows beside the profile (``dagreuse report``)
     trace.meta["trials"] = [{"config_id": t["config_id"], "config": repr(t["config"]),
                              "resource": t["resource"], "rung": t["rung"],

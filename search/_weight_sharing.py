@@ -27,6 +27,7 @@ the ``ranking`` of every candidate scored on shared weights.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,7 @@ from dagreuse.pipes.resources import Epochs
 from ._base import Proposal, Strategy
 from ._result import Result
 from ._rungs import check_int
+from ._sampling import sample_dimension
 
 __all__ = ["Evaluation", "Jobs", "Retrain", "SharedResult", "SharedSearch", "WeightSharing",
            "chunked", "only_config"]
@@ -130,11 +132,10 @@ class WeightSharing(Strategy):
 
     def sample(self, rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
         """``n`` distinct candidates drawn uniformly (all of them where the space has fewer)."""
-        total = len(self.cell.ops) ** self.cell.edges * len(self.activations)
+        total = self.cell.size() * len(self.activations)
         seen: dict[tuple, dict[str, Any]] = {}
         while len(seen) < min(n, total):
-            arch = space.Arch(self.cell.ops[i] for i in rng.integers(len(self.cell.ops),
-                                                                      size=self.cell.edges))
+            arch = sample_dimension(self.cell, rng)
             act = self.activations[int(rng.integers(len(self.activations)))]
             seen.setdefault((arch, act), {"cell": arch, "activation": act})
         return list(seen.values())
@@ -272,37 +273,38 @@ class SharedSearch:
     def _evaluate(self, work: Evaluation) -> None:
         dag = evaluations(work.trainer, work.ladder, work.groups, self.problem,
                           resource=self.strategy.resource)
-        ids = self.session.submit(dag)
-        where = {r: (dag.requests[k].configs, dag.requests[k].fold) for k, r in enumerate(ids)}
         work.values = [[None] * len(self.problem.folds) for _ in work.groups]
-        while where:
-            for request, result in self.session.wait():
-                groups, fold = where.pop(request)
-                for g in groups:
-                    if "error" in result:
-                        work.error = work.error or result["error"]
-                    else:
-                        work.values[g][fold] = list(result["values"])
+        for g, fold, result in self._results(dag):
+            if "error" in result:
+                work.error = work.error or result["error"]
+            else:
+                work.values[g][fold] = list(result["values"])
 
     def _jobs(self, work: Jobs) -> None:
         dag = finetunes(work.recipes, self.problem, resource=self.strategy.resource)
-        ids = self.session.submit(dag)
-        where = {r: (dag.requests[k].configs, dag.requests[k].fold) for k, r in enumerate(ids)}
         n_folds, metric = len(self.problem.folds), self.metrics[0]
         work.trials = [{**info, "scores": [self.error_score] * n_folds, "error": None}
                        for info in work.infos]
-        while where:
-            for request, result in self.session.wait():
-                jobs, fold = where.pop(request)
-                for i in jobs:
-                    t = work.trials[i]
-                    if "error" in result:
-                        t["error"] = t["error"] or result["error"]
-                    else:
-                        t["scores"][fold] = result["test"][metric]
+        for i, fold, result in self._results(dag):
+            t = work.trials[i]
+            if "error" in result:
+                t["error"] = t["error"] or result["error"]
+            else:
+                t["scores"][fold] = result["test"][metric]
         for t in work.trials:
             t["mean_score"] = float(np.mean(t["scores"]))
             t["status"] = "error" if t["error"] else "ok"
+
+    def _results(self, dag: Any) -> Iterator[tuple[int, int, dict[str, Any]]]:
+        """Submit ``dag``; yield ``(i, fold, result)`` for each of ``dag.configs[i]`` as its
+        request on ``fold`` completes."""
+        ids = self.session.submit(dag)
+        where = {r: (dag.requests[k].configs, dag.requests[k].fold) for k, r in enumerate(ids)}
+        while where:
+            for request, result in self.session.wait():
+                served, fold = where.pop(request)
+                for i in served:
+                    yield i, fold, result
 
     def _retrain(self, work: Retrain) -> None:
         from ._driver import Search  # the driver of ordinary searches, which imports this one
