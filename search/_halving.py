@@ -2,9 +2,11 @@
 
 Successive halving evaluates ``n`` configs at the lowest level, keeps the best ``floor(n/eta)``,
 evaluates those at the next level, and so on to ``max_resource``: the leaves cost little where
-there are many of them, so the shared prefix dominates and reuse pays (thesis §4.4.2). A rung is
-proposed when the previous one is complete. A promotion names the level it resumes from, so with
-``Iterations`` it trains only the missing units, from the cached checkpoint of its lower rung.
+there are many of them, so the shared prefix dominates and reuse pays (thesis §4.4.2). A result
+certain to be kept is promoted before its rung is complete (``Bracket``): the same configs reach
+the same levels, with less of the cluster idle at each rung boundary. A promotion names the level
+it resumes from, so with ``Iterations`` it trains only the missing units, from the cached
+checkpoint of its lower rung.
 
 Hyperband runs one successive-halving bracket per early-stopping rate ``s = 0 .. s_max``, all at
 once (their rungs merge into the same DAGs, sharing prefix nodes): bracket ``s`` starts at level
@@ -17,63 +19,120 @@ brackets.
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left
 from typing import Any
 
 from dagreuse.pipes import Config, Pipeline
 from dagreuse.pipes.resources import Resource
 
 from ._base import BatchStrategy, Proposal
-from ._rungs import Entry, MultiFidelity, check_int, score_of, top
+from ._rungs import Entry, MultiFidelity, check_int, ranked, score_of, top
 
 __all__ = ["Hyperband", "SuccessiveHalving"]
 
 
+class _Rung:
+    """One rung of a bracket: its members (ranked best first once the rung below is complete;
+    until then, those already certain to be kept), who of them is still to be proposed, and the
+    results in so far."""
+
+    def __init__(self, level: Any):
+        self.level = level
+        self.members: list[int] = []
+        self.final = False  # the rung below is complete: ``members`` is the whole rung
+        self.queue: list[int] = []  # members not proposed yet, in the order they will be
+        self.results: dict[int, Entry] = {}
+
+    @property
+    def complete(self) -> bool:
+        return self.final and len(self.results) == len(self.members)
+
+    def ranked(self) -> list[Entry]:
+        """The results best first; ties to the member proposed first, whatever order the cluster
+        finished them in (a synchronous rung is ranked as a whole)."""
+        order = {m: i for i, m in enumerate(self.members)}
+        for e in self.results.values():
+            e.arrival = order[e.member]
+        return ranked(list(self.results.values()))
+
+
 class Bracket:
-    """One synchronous bracket: the members of its current rung, the results in so far."""
+    """One synchronous bracket: successive halving over ``members`` through ``levels``.
+
+    A rung keeps its best ``floor(n / eta)``, as Alg. 2 does when the rung is complete; but a
+    result that is in that top whatever the results still out turn out to be (fewer results can
+    rank at or above it than places are left: ties counted against it) is promoted at once, so
+    the next rung starts while the last of this one run, instead of the cluster idling at every
+    rung boundary. Which configs reach which level is exactly Alg. 2's. The rest of a rung is
+    proposed worst first when the rung below completes: the nodes of the configs most likely kept
+    again (their prefix, their checkpoint) are then the last computed, so a bounded cache still
+    holds them when this rung ends (it halved the prefix recomputations of bench/halving.py's
+    R/256 panel).
+    """
 
     def __init__(self, members: list[int], levels: list[Any], eta: int, label: int):
-        self.members, self.levels, self.eta, self.label = members, levels, eta, label
-        self.order = {m: i for i, m in enumerate(members)}
-        self.queue = members  # the order they are proposed in
-        self.rung = 0
-        self.handed = 0  # members of this rung proposed so far
-        self.entries: list[Entry] = []
+        self.levels, self.eta, self.label = levels, eta, label
+        self.rungs = [_Rung(level) for level in levels]
+        first = self.rungs[0]
+        first.members, first.queue, first.final = list(members), list(members), True
+        self._at: dict[int, int] = {}  # member in flight -> its rung
         self.done = not members
 
     def proposals(self, n: int | None) -> list[tuple[int, int, Any, Any]]:
-        """``(member, rung, level, promoted_from)`` of up to ``n`` members not proposed yet."""
-        if self.done:
-            return []
-        end = len(self.members) if n is None else min(len(self.members), self.handed + n)
-        take, self.handed = self.queue[self.handed:end], end
-        previous = self.levels[self.rung - 1] if self.rung else None
-        return [(m, self.rung, self.levels[self.rung], previous) for m in take]
+        """``(member, rung, level, promoted_from)`` of up to ``n`` members not proposed yet,
+        promotions first: they lead to the longest jobs."""
+        out: list[tuple[int, int, Any, Any]] = []
+        for r in reversed(range(len(self.rungs))):
+            rung = self.rungs[r]
+            room = len(rung.queue) if n is None else min(len(rung.queue), n - len(out))
+            take, rung.queue = rung.queue[:room], rung.queue[room:]
+            previous = self.levels[r - 1] if r else None
+            for m in take:
+                self._at[m] = r
+                out.append((m, r, rung.level, previous))
+        return out
 
-    def tell(self, member: int, score: float, job: Any) -> None:
-        # a synchronous rung is complete before it is ranked: its ties go to the member proposed
-        # first, whatever order the cluster finished them in
-        self.entries.append(Entry(member, score, self.order[member], job))
-        if len(self.entries) < len(self.members):
+    def tell(self, results: list[tuple[int, float, Any]]) -> None:
+        """``(member, score, job)`` of results in; promotions are decided once all are in."""
+        touched = set()
+        for member, score, job in results:
+            r = self._at.pop(member)
+            self.rungs[r].results[member] = Entry(member, score, 0, job)
+            touched.add(r)
+        for r in sorted(touched):
+            self._promote(r)
+
+    def _promote(self, r: int) -> None:
+        rung = self.rungs[r]
+        if r == len(self.rungs) - 1 or not rung.final:
+            self.done = self.done or rung.complete
             return
-        if self.rung == len(self.levels) - 1:
-            self.done = True
+        k, above = len(rung.members) // self.eta, self.rungs[r + 1]
+        if rung.complete:
+            kept = [e.member for e in top(rung.ranked(), k)]
+            early = set(above.members)
+            above.queue += [m for m in reversed(kept) if m not in early]
+            above.members, above.final = kept, True
+            self.done = not kept
+            self._promote(r + 1)
             return
-        # ranked best first, as ASHA promotes them, so that later ties break alike; proposed
-        # best *last*: the nodes of the configs most likely kept again (their prefix, their
-        # checkpoint) are then the last computed, so the cache still holds them when this rung
-        # ends and the next is proposed (with half the working set cached, it halved the prefix
-        # recomputations of bench/halving.py's R/256 panel)
-        self.members = [e.member for e in top(self.entries, len(self.members) // self.eta)]
-        self.order = {m: i for i, m in enumerate(self.members)}
-        self.queue = self.members[::-1]
-        self.rung, self.handed, self.entries = self.rung + 1, 0, []
-        self.done = not self.members
+        places = k - (len(rung.members) - len(rung.results))  # left whatever is still out
+        if places <= 0:
+            return
+        scores = sorted(e.score for e in rung.results.values())
+        certain = [e for e in rung.ranked()[:places] if math.isfinite(e.score)
+                   and len(scores) - bisect_left(scores, e.score) - 1 < places  # others >= it
+                   and e.member not in above.members]
+        for e in reversed(certain):
+            above.members.append(e.member)
+            above.queue.append(e.member)
 
     def likely(self) -> list[Any]:
-        """Jobs of the results so far that would be kept if the rung ended now."""
-        if self.done or self.rung == len(self.levels) - 1:
-            return []
-        return [e.job for e in top(self.entries, len(self.members) // self.eta)]
+        """Jobs of the results so far that would be kept if their rung ended now."""
+        return [e.job for r, rung in enumerate(self.rungs[:-1])
+                if rung.final and not rung.complete
+                for e in top(rung.ranked(), len(rung.members) // self.eta)]
 
 
 class Halving(MultiFidelity):
@@ -98,9 +157,13 @@ class Halving(MultiFidelity):
         return out
 
     def tell(self, trials: list[dict[str, Any]]) -> None:
+        told: dict[int, tuple[Bracket, list]] = {}
         for trial in trials:
             bracket, member = self._jobs.pop(trial["job"])
-            bracket.tell(member, score_of(trial), trial["job"])
+            told.setdefault(id(bracket), (bracket, []))[1].append(
+                (member, score_of(trial), trial["job"]))
+        for bracket, results in told.values():
+            bracket.tell(results)
 
     @property
     def finished(self) -> bool:

@@ -225,9 +225,8 @@ class _Hyperband(MultiFidelity):
         return out
 
     def tell(self, trials: list[dict[str, Any]]) -> None:
+        self._bracket.tell([(self._jobs.pop(t["job"]), score_of(t), t["job"]) for t in trials])
         for trial in trials:
-            member = self._jobs.pop(trial["job"])
-            self._bracket.tell(member, score_of(trial), trial["job"])
             self.mixture.tell(trial)
 
     @property

@@ -202,11 +202,56 @@ def test_minimising_and_maximising_are_symmetric():
     assert least == min(configs, key=lambda c: fake_score(c, 1))
 
 
+def drive_rungs(strategy, score=fake_score):
+    """Every proposal told at once, as Alg. 2 ranks a rung when it is complete."""
+    asked = []
+    while not strategy.finished:
+        new = strategy.ask()
+        asked += new
+        strategy.tell([{"config": p.config, "resource": p.resource, "job": p.job,
+                        "mean_score": score(p.config, p.resource), "status": "ok"} for p in new])
+    return asked
+
+
 def test_halving_proposes_a_rung_best_last():
     """A later rung is proposed worst first: the nodes of the configs most likely kept again are
     computed last, so a bounded cache still holds them when the rung ends (bench/NOTES.md)."""
     s = SuccessiveHalving(sgd(), ITER, min_resource=1, max_resource=27, eta=3, n_configs=27, seed=0)
-    proposals = drive(s)
+    proposals = drive_rungs(s)
     for rung in (1, 2):
         ranked = [fake_score(p.config, p.promoted_from) for p in proposals if p.rung == rung]
         assert ranked == sorted(ranked)
+
+
+def coarse(config, resource):
+    """Scores with ties, failures (-inf) and NaN, to exercise the ranking's edge cases."""
+    value = round(fake_score(config, resource), 1)
+    return {-2.6: -math.inf, -1.9: math.nan}.get(value, value)
+
+
+@pytest.mark.parametrize("make", [lambda: SuccessiveHalving(sgd(), ITER, min_resource=1,
+                                                            max_resource=27, eta=3, n_configs=40,
+                                                            seed=3),
+                                  lambda: Hyperband(sgd(), ITER, max_resource=27, eta=3, seed=3)],
+                         ids=["sha", "hyperband"])
+def test_halving_promotes_what_alg2_keeps_whatever_the_order_results_arrive_in(make):
+    """A result promoted before its rung is complete is one the complete rung keeps: the configs
+    that reach each level are Alg. 2's, with the jobs in flight and completion order shuffled."""
+    def reached(proposals):
+        return sorted((p.bracket, p.rung, repr(p.config)) for p in proposals)
+
+    expected = reached(drive_rungs(make(), score=coarse))
+    early = 0
+    for in_flight, seed in ((None, 0), (None, 1), (1, 2), (5, 3), (12, 4)):
+        proposals = drive(make(), in_flight=in_flight, rng=np.random.default_rng(seed),
+                          score=coarse)
+        assert reached(proposals) == expected
+        early += _promoted_before_the_rung_ended(proposals)
+    assert early > 0  # the next rung did start while the last of a rung ran
+
+
+def _promoted_before_the_rung_ended(proposals) -> int:
+    last = {}
+    for i, p in enumerate(proposals):
+        last[p.bracket, p.rung] = i
+    return sum(i < last[p.bracket, p.rung - 1] for i, p in enumerate(proposals) if p.rung > 0)
