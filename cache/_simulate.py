@@ -86,92 +86,111 @@ def simulate(trace: Trace, policy: Policy, cost: str = "own", *,
             "The 'policy' parameter of simulate must be a dagreuse.cache policy such as "
             f"WReciprocal('64MB', seed=0). Got {policy!r} instead."
         )
-    paths = [e["path"] for e in trace.requests(abandoned=True)]  # indexed by request number
-    gone = set(trace.meta.get("abandoned", ()))
-    live = [p for t, p in enumerate(paths) if t not in gone]
     if disk is not None and not isinstance(disk, Policy):
         raise TypeError("The 'disk' parameter of simulate must be a dagreuse.cache policy such "
                         f"as WReciprocal('20GB'), or None. Got {disk!r} instead.")
     if getattr(policy, "solve", None) is not None:  # exact OPT: an optimisation, not a replay
-        return policy.solve(trace, live)
-    # the known future (nodes of the requests submitted and not done), for online policies of
-    # traces that record their submissions; offline ones see the whole future anyway
-    future = KnownFuture()
+        return policy.solve(trace, _Replay.live_paths(trace))
     if known_future is None:
         known_future = trace.meta.get("known_future", True)
-    replay_needs = (known_future and not getattr(policy, "offline", False)
-                    and trace.count("submit") > 0)
-    store = Cache(policy, cost=cost)
-    if replay_needs:
-        store.needed = future.tier
-    if hasattr(store.policy, "prepare"):  # offline policies see the future
-        store.policy.prepare(trace, live)
-    measured = trace.computations()
-    done: dict[Hashable, int] = {}
-    means: dict[Hashable, float] = {}  # running means, as the live trace had them at the time
-    charges: list[float] = []  # the mean of each node computed, once per computation
-    second = None if disk is None else Cache(disk)
-    read = _read_seconds_per_byte(trace)
-    disk_hits = 0
+    return _Replay(trace, policy, cost, disk, disk_min_seconds).run(known_future)
 
-    def load(key: Hashable) -> bool | None:
-        nonlocal disk_hits
-        if second is None or key not in second:
+
+class _Replay:
+    """The state of one replay: the caches, what each node has cost so far, the known future."""
+
+    def __init__(self, trace: Trace, policy: Policy, cost: str, disk: Policy | None,
+                 disk_min_seconds: float):
+        self.trace, self.policy, self.cost = trace, policy, cost
+        self.paths = [e["path"] for e in trace.requests(abandoned=True)]  # by request number
+        self.gone = set(trace.meta.get("abandoned", ()))
+        self.live = self.live_paths(trace)
+        self.future = KnownFuture()  # nodes of the requests submitted and not done
+        self.store = Cache(policy, cost=cost)
+        self.second = None if disk is None else Cache(disk)
+        self.disk_min_seconds = disk_min_seconds
+        self.read = _read_seconds_per_byte(trace)
+        self.measured = trace.computations()
+        self.done: dict[Hashable, int] = {}
+        self.means: dict[Hashable, float] = {}  # running means, as the live trace had them
+        self.charges: list[float] = []  # the mean of each node computed, once per computation
+        self.disk_hits = 0
+
+    @staticmethod
+    def live_paths(trace: Trace) -> list[list[Hashable]]:
+        """The paths of the requests that ran (not those a resumed search abandoned)."""
+        gone = set(trace.meta.get("abandoned", ()))
+        return [e["path"] for t, e in enumerate(trace.requests(abandoned=True)) if t not in gone]
+
+    def run(self, known_future: bool) -> SimResult:
+        # online policies of traces that record their submissions see the known future; offline
+        # ones see the whole future anyway
+        if (known_future and not getattr(self.policy, "offline", False)
+                and self.trace.count("submit") > 0):
+            self.store.needed = self.future.tier
+        if hasattr(self.store.policy, "prepare"):
+            self.store.policy.prepare(self.trace, self.live)
+        known, t, lt = 0, 0, 0  # requests submitted so far; the next request; the next live one
+        for e in self.trace.events:
+            if e["ev"] == "submit":
+                for p in self.paths[known:known + e["n"]]:
+                    self.future.add(p, PENDING)
+                known += e["n"]
+            elif e["ev"] in ("expect", "unexpect"):
+                for r in e["reqs"]:
+                    self.future.add(self.paths[r], EXPECTED, 1 if e["ev"] == "expect" else -1)
+            elif e["ev"] == "request":
+                if t not in self.gone:  # else a resumed search submitted its job again
+                    self._request(self.paths[t], lt)
+                    lt += 1
+                self.future.add(self.paths[t], PENDING, -1)
+                t += 1
+        return self._result()
+
+    def _request(self, path: list[Hashable], lt: int) -> None:
+        if hasattr(self.store.policy, "advance"):
+            self.store.policy.advance(lt)
+        with contextlib.suppress(_Failed):
+            resolve(path[-1], parents=self.trace.parents,
+                    leaf=lambda k: self.trace.nodes[k]["leaf"], cache=self.store,
+                    compute=self._compute, mark=lambda ev, k: None,
+                    load=None if self.second is None else self._load)
+
+    def _load(self, key: Hashable) -> bool | None:
+        if key not in self.second:
             return None
-        disk_hits += 1
-        charges.append(read * trace.nbytes(key))
-        store.offer_computed(key, True, trace.nbytes(key), trace.seconds(key), trace.parents,
-                             seconds_of)
+        self.disk_hits += 1
+        nbytes = self.trace.nbytes(key)
+        self.charges.append(self.read * nbytes)
+        self.store.offer_computed(key, True, nbytes, self.trace.seconds(key), self.trace.parents,
+                                  self._seconds_of)
         return True
 
-    def seconds_of(key: Hashable) -> float:
-        return means.get(key, trace.seconds(key))
+    def _seconds_of(self, key: Hashable) -> float:
+        return self.means.get(key, self.trace.seconds(key))
 
-    def compute(key: Hashable, args: list) -> bool:
+    def _compute(self, key: Hashable, args: list) -> bool:
+        trace = self.trace
         if trace.nodes[key]["seconds"] is None:  # never completed live: it failed there
             raise _Failed(key)
-        runs, n = measured.get(key, ()), done.get(key, 0)
+        runs, n = self.measured.get(key, ()), self.done.get(key, 0)
         s = runs[n] if n < len(runs) else trace.seconds(key)
-        done[key] = n + 1
-        means[key] = running_mean(means.get(key), n, s)
-        charges.append(trace.seconds(key))
+        self.done[key] = n + 1
+        self.means[key] = running_mean(self.means.get(key), n, s)
+        self.charges.append(trace.seconds(key))
         if not trace.nodes[key]["leaf"]:
-            store.offer_computed(key, True, trace.nbytes(key), s, trace.parents, seconds_of)
-            if second is not None and s >= disk_min_seconds:
-                second.offer(key, True, trace.nbytes(key), s)
+            self.store.offer_computed(key, True, trace.nbytes(key), s, trace.parents,
+                                      self._seconds_of)
+            if self.second is not None and s >= self.disk_min_seconds:
+                self.second.offer(key, True, trace.nbytes(key), s)
         return True
 
-    known, t, lt = 0, 0, 0  # requests submitted so far; the next request; the next live one
-    for e in trace.events:
-        if e["ev"] == "submit":
-            for p in paths[known:known + e["n"]]:
-                future.add(p, PENDING)
-            known += e["n"]
-            continue
-        if e["ev"] in ("expect", "unexpect"):
-            for r in e["reqs"]:
-                future.add(paths[r], EXPECTED, 1 if e["ev"] == "expect" else -1)
-            continue
-        if e["ev"] != "request":
-            continue
-        path = paths[t]
-        if t in gone:  # a resumed search submitted its job again
-            future.add(path, PENDING, -1)
-            t += 1
-            continue
-        if hasattr(store.policy, "advance"):
-            store.policy.advance(lt)
-        with contextlib.suppress(_Failed):
-            resolve(path[-1], parents=trace.parents, leaf=lambda k: trace.nodes[k]["leaf"],
-                    cache=store, compute=compute, mark=lambda ev, k: None,
-                    load=None if second is None else load)
-        future.add(path, PENDING, -1)
-        t, lt = t + 1, lt + 1
-    seconds = math.fsum(charges)
-    stats = store.stats()
-    return SimResult(repr(policy), store.capacity, cost, seconds, stats["hits"], stats["misses"],
-                     stats["evictions"], stats["peak_bytes"], trace.independent_seconds(), done,
-                     disk_hits)
+    def _result(self) -> SimResult:
+        stats = self.store.stats()
+        return SimResult(repr(self.policy), self.store.capacity, self.cost,
+                         math.fsum(self.charges), stats["hits"], stats["misses"],
+                         stats["evictions"], stats["peak_bytes"],
+                         self.trace.independent_seconds(), self.done, self.disk_hits)
 
 
 def _read_seconds_per_byte(trace: Trace) -> float:
