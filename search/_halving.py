@@ -49,8 +49,8 @@ class _Rung:
         return self.final and len(self.results) == len(self.members)
 
     def ranked(self) -> list[Entry]:
-        """The results best first; ties to the member proposed first, whatever order the cluster
-        finished them in (a synchronous rung is ranked as a whole)."""
+        """The results best first; ties to the member ranked higher in the rung below (listed first
+        in the bottom rung), whatever order the cluster finished them in."""
         order = {m: i for i, m in enumerate(self.members)}
         for e in self.results.values():
             e.arrival = order[e.member]
@@ -130,8 +130,7 @@ class Bracket:
 
     def likely(self) -> list[Any]:
         """Jobs of the results so far that would be kept if their rung ended now."""
-        return [e.job for r, rung in enumerate(self.rungs[:-1])
-                if rung.final and not rung.complete
+        return [e.job for rung in self.rungs[:-1] if rung.final and not rung.complete
                 for e in top(rung.ranked(), len(rung.members) // self.eta)]
 
 

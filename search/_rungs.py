@@ -10,10 +10,10 @@ ALGORITHMS.md §2 AMBIG (c)); e.g. r=1, R=300, eta=4 gives 1, 4, 16, 64, 300.
 
 Ranking. Scores are greater-is-better. NaN, inf and failed evaluations rank worst and are never
 promoted; ties go to the earlier result — in ASHA the one that arrived first, in synchronous
-successive halving (whose rungs are ranked only when complete) the one proposed first, so that
-its promotions do not depend on the order a cluster happened to finish them in. A rung of ``n``
-results promotes from its top ``floor(n / eta)``, counting results already promoted and failed
-ones.
+successive halving the one ranked higher in the rung below (listed first in the bottom rung), so
+that its promotions do not depend on the order a cluster happened to finish them in. A rung of
+``n`` results promotes from its top ``floor(n / eta)``, counting results already promoted and
+failed ones.
 """
 
 from __future__ import annotations
