@@ -148,6 +148,20 @@ def test_sync_oracle_and_dask_give_identical_trials(data, client):
         assert any(t["rung"] > 0 for t in got[0])
 
 
+def test_hyperband_on_dask_with_whole_rungs_in_flight_reaches_the_oracles_levels(data, client):
+    """With every job of a rung in flight, results certain to be kept start their next rung
+    before the rung ends; the trials are still the oracle's (proposal order aside)."""
+    X, y = data
+    got = []
+    for runner in (Runner(Unbounded(), scheduler="sync"), Runner(Unbounded(), client=client)):
+        with runner:
+            hb = Hyperband(sgd_pipe(SGDClassifier(random_state=0, tol=None)), ITER,
+                           max_resource=9, eta=3, seed=4)
+            got.append(sorted(comparable(run(hb, X, y, cv=2, runner=runner)), key=repr))
+    assert got[0] == got[1]
+    assert {t["rung"] for t in got[0]} == {0, 1, 2}
+
+
 def test_asha_on_dask_with_jobs_in_flight_promotes_each_config_once(data, client):
     X, y = data
     asha = ASHA(sgd_pipe(SGDClassifier(random_state=0, tol=None)), ITER, min_resource=1,
