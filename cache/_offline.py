@@ -77,72 +77,97 @@ class OPT(Policy):
         raise TypeError("OPT is solved as a whole by simulate(); it makes no online decisions.")
 
     def solve(self, trace, paths):
-        from scipy import sparse
-        from scipy.optimize import Bounds, LinearConstraint, milp
+        program = _Program(trace, paths, self.capacity)
+        x, self.exact = program.solve(self.time_limit)
+        return program.result(x, repr(self))
 
-        from ._simulate import SimResult
 
-        cacheable = sorted({k for p in paths for k in p[:-1]})
-        T = len(paths)
-        index: dict[tuple[str, Hashable, int], int] = {}
+class _Program:
+    """OPT's integer program over one trace (:class:`OPT`): its variables and constraints, built
+    once; solved; read back as a replay's result."""
 
-        def var(kind, k, t):
-            return index.setdefault((kind, k, t), len(index))
-
+    def __init__(self, trace, paths: list[list[Hashable]], capacity: float):
+        self.trace, self.paths, self.capacity = trace, paths, capacity
+        self.cacheable = sorted({k for p in paths for k in p[:-1]})
+        self.sizes = {k: trace.nbytes(k) for k in self.cacheable}
+        self.index: dict[tuple[str, Hashable, int], int] = {}
         for t, path in enumerate(paths):
             for k in path:
-                var("c", k, t)
-        for t in range(1, T):
-            for k in cacheable:
-                var("x", k, t)
-        n = len(index)
-        cost = np.zeros(n)
-        for (kind, k, _), i in index.items():
-            if kind == "c":
-                cost[i] = max(trace.seconds(k), 0.0)
-        rows, lo, hi = [], [], []
+                self._var("c", k, t)
+        for t in range(1, len(paths)):
+            for k in self.cacheable:
+                self._var("x", k, t)
+        self.rows: list[dict[int, float]] = []
+        self.lo: list[float] = []
+        self.hi: list[float] = []
+        self._cache_rows()
+        self._request_rows()
 
-        def add(coefs, low, high):
-            rows.append(coefs)
-            lo.append(low)
-            hi.append(high)
+    def _var(self, kind: str, k: Hashable, t: int) -> int:
+        return self.index.setdefault((kind, k, t), len(self.index))
 
-        sizes = {k: trace.nbytes(k) for k in cacheable}
-        for t in range(1, T):  # capacity
+    def _add(self, coefs: dict[int, float], low: float, high: float) -> None:
+        self.rows.append(coefs)
+        self.lo.append(low)
+        self.hi.append(high)
+
+    def _cache_rows(self) -> None:
+        """Capacity at every request; a node enters the cache only right after it was computed."""
+        index = self.index
+        for t in range(1, len(self.paths)):
             if math.isfinite(self.capacity):
-                add({index[("x", k, t)]: sizes[k] for k in cacheable}, -np.inf, self.capacity)
-            for k in cacheable:  # x[k,t] <= x[k,t-1] + c[k,t-1]
+                self._add({index[("x", k, t)]: self.sizes[k] for k in self.cacheable}, -np.inf,
+                          self.capacity)
+            for k in self.cacheable:  # x[k,t] <= x[k,t-1] + c[k,t-1]
                 coefs = {index[("x", k, t)]: 1.0}
                 if ("x", k, t - 1) in index:
                     coefs[index[("x", k, t - 1)]] = -1.0
                 if ("c", k, t - 1) in index:
                     coefs[index[("c", k, t - 1)]] = -1.0
-                add(coefs, -np.inf, 0.0)
-        for t, path in enumerate(paths):
-            add({index[("c", path[-1], t)]: 1.0}, 1.0, 1.0)  # the leaf is computed
-            for child in path:  # a computed node's parents are cached or computed
-                for parent in trace.parents(child):
+                self._add(coefs, -np.inf, 0.0)
+
+    def _request_rows(self) -> None:
+        """The leaf is computed; a computed node's parents are cached or computed."""
+        index = self.index
+        for t, path in enumerate(self.paths):
+            self._add({index[("c", path[-1], t)]: 1.0}, 1.0, 1.0)
+            for child in path:
+                for parent in self.trace.parents(child):
                     coefs = {index[("c", child, t)]: -1.0, index[("c", parent, t)]: 1.0}
                     if ("x", parent, t) in index:
                         coefs[index[("x", parent, t)]] = 1.0
-                    add(coefs, 0.0, np.inf)
-        r_idx = [r for r, coefs in enumerate(rows) for _ in coefs]
-        c_idx = [i for coefs in rows for i in coefs]
-        vals = [v for coefs in rows for v in coefs.values()]
-        A = sparse.csr_array((vals, (r_idx, c_idx)), shape=(len(rows), n))
-        res = milp(cost, constraints=LinearConstraint(A, lo, hi), integrality=np.ones(n),
-                   bounds=Bounds(0, 1),
-                   options={"time_limit": self.time_limit, "mip_rel_gap": 0.0})
+                    self._add(coefs, 0.0, np.inf)
+
+    def solve(self, time_limit: float) -> tuple[np.ndarray, bool]:
+        """The 0/1 solution, and whether it is proved optimal."""
+        from scipy import sparse
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
+        n = len(self.index)
+        cost = np.zeros(n)
+        for (kind, k, _), i in self.index.items():
+            if kind == "c":
+                cost[i] = max(self.trace.seconds(k), 0.0)
+        r_idx = [r for r, coefs in enumerate(self.rows) for _ in coefs]
+        c_idx = [i for coefs in self.rows for i in coefs]
+        vals = [v for coefs in self.rows for v in coefs.values()]
+        A = sparse.csr_array((vals, (r_idx, c_idx)), shape=(len(self.rows), n))
+        res = milp(cost, constraints=LinearConstraint(A, self.lo, self.hi), integrality=np.ones(n),
+                   bounds=Bounds(0, 1), options={"time_limit": time_limit, "mip_rel_gap": 0.0})
         if res.x is None:
             raise RuntimeError(f"OPT: the integer program found no solution ({res.message}).")
-        x = np.round(res.x).astype(int)
-        self.exact = bool(res.status == 0)
+        return np.round(res.x).astype(int), bool(res.status == 0)
+
+    def result(self, x: np.ndarray, name: str):
+        """The solution ``x`` as a replay's outcome: hits, misses, evictions, seconds charged."""
+        from ._simulate import SimResult
+
+        index, sizes, cacheable = self.index, self.sizes, self.cacheable
         hits = misses = evictions = peak = 0
         computed: dict[Hashable, int] = {}
-        for t, path in enumerate(paths):
+        for t, path in enumerate(self.paths):
             inner = path[:-1]
-            cached = [k for k in inner if t > 0 and x[index[("x", k, t)]]]
-            hits += bool(cached)
+            hits += any(t > 0 and x[index[("x", k, t)]] for k in inner)
             for k in path:
                 if x[index[("c", k, t)]]:
                     computed[k] = computed.get(k, 0) + 1
@@ -152,6 +177,6 @@ class OPT(Policy):
                 if t > 1:
                     evictions += sum(1 for k in cacheable
                                      if x[index[("x", k, t - 1)]] and not x[index[("x", k, t)]])
-        seconds = math.fsum(trace.seconds(k) for k, c in computed.items() for _ in range(c))
-        return SimResult(repr(self), self.capacity, "opt", seconds, hits, misses, evictions, peak,
-                         trace.independent_seconds(), computed)
+        seconds = math.fsum(self.trace.seconds(k) for k, c in computed.items() for _ in range(c))
+        return SimResult(name, self.capacity, "opt", seconds, hits, misses, evictions, peak,
+                         self.trace.independent_seconds(), computed)
