@@ -69,6 +69,16 @@ class Search:
         self._numbers = 0
         self._t0 = time.perf_counter()
 
+    def run_to_end(self) -> list[dict[str, Any]]:
+        """Replay the journal where there is one, then run; the progress line closed either way."""
+        try:
+            if self.journal is not None and self.journal.records:
+                self.replay()
+            return self.run()
+        finally:
+            if self.progress is not None:
+                self.progress.close()
+
     def run(self) -> list[dict[str, Any]]:
         while True:
             self._ask()
@@ -259,6 +269,13 @@ def _session(runner: Runner | None, trace: Trace) -> Iterator[Any]:
             runner.close()
 
 
+def _progress_bar(strategy: Strategy, trace: Trace, progress: bool | None) -> Progress | None:
+    """The live progress line: by default, when stderr is a terminal."""
+    if not (is_terminal(sys.stderr) if progress is None else bool(progress)):
+        return None
+    return Progress(trace, total=0 if isinstance(strategy, BatchStrategy) else None)
+
+
 def _report_errors(result: Result) -> None:
     """One line per distinct error at the end of a search: failing candidates are an expected
     outcome (``error_score``), so they are summed up, not logged per task."""
@@ -321,6 +338,9 @@ def _check_run(strategy: Any, error_score: Any, runner: Any, max_in_flight: Any,
     if resume and journal is None:
         raise ValueError("The 'resume' parameter of run needs a 'journal' file to resume from. "
                          "Got resume=True and journal=None.")
+    if isinstance(strategy, WeightSharing) and journal is not None:
+        raise ValueError("The 'journal' parameter of run is not supported for weight-sharing "
+                         f"searches ({type(strategy).__name__}) yet. Got {journal!r}.")
     return _check_error_score(error_score)
 
 
@@ -368,27 +388,15 @@ def run(
     problem = Problem.of(X, y, cv, scoring, final, groups=groups,
                          return_train_score=return_train_score)
     if isinstance(strategy, WeightSharing):
-        if journal is not None:
-            raise ValueError("The 'journal' parameter of run is not supported for "
-                             f"weight-sharing searches ({type(strategy).__name__}) yet. Got "
-                             f"{journal!r}.")
         return _shared(strategy, problem, runner, error_score)
     book = None if journal is None else Journal(journal, *_fingerprint(strategy, problem),
                                                 resume=resume)
     trace = Trace()
     try:
         with _session(runner, trace) as session:
-            shown = is_terminal(sys.stderr) if progress is None else bool(progress)
-            bar = Progress(trace, total=0 if isinstance(strategy, BatchStrategy) else None
-                           ) if shown else None
-            search = Search(strategy, problem, session, error_score, max_in_flight, bar, book)
-            try:
-                if book is not None and book.records:
-                    search.replay()
-                trials = search.run()
-            finally:
-                if bar is not None:
-                    bar.close()
+            search = Search(strategy, problem, session, error_score, max_in_flight,
+                            _progress_bar(strategy, trace, progress), book)
+            trials = search.run_to_end()
     finally:
         if book is not None:
             book.close()

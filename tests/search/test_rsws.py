@@ -139,3 +139,10 @@ def test_a_supernet_of_ones_own_plugs_in_as_module(digits):
     assert Counting.calls > 0 and result.trials[0]["status"] == "ok"
     with pytest.raises(TypeError, match="'module' parameter of RSWS must be a supernet class"):
         small(module="nb201")
+
+
+def test_a_journal_is_refused_before_any_work(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="'journal' parameter of run is not supported for "
+                                         "weight-sharing searches \\(RSWS\\)"):
+        run(small(), X, y, journal="search.journal")
