@@ -90,7 +90,7 @@ def simulate(trace: Trace, policy: Policy, cost: str = "own", *,
         raise TypeError("The 'disk' parameter of simulate must be a dagreuse.cache policy such "
                         f"as WReciprocal('20GB'), or None. Got {disk!r} instead.")
     if getattr(policy, "solve", None) is not None:  # exact OPT: an optimisation, not a replay
-        return policy.solve(trace, _Replay.live_paths(trace))
+        return policy.solve(trace, _requests(trace)[2])
     if known_future is None:
         known_future = trace.meta.get("known_future", True)
     return _Replay(trace, policy, cost, disk, disk_min_seconds).run(known_future)
@@ -102,9 +102,7 @@ class _Replay:
     def __init__(self, trace: Trace, policy: Policy, cost: str, disk: Policy | None,
                  disk_min_seconds: float):
         self.trace, self.policy, self.cost = trace, policy, cost
-        self.paths = [e["path"] for e in trace.requests(abandoned=True)]  # by request number
-        self.gone = set(trace.meta.get("abandoned", ()))
-        self.live = self.live_paths(trace)
+        self.paths, self.gone, self.live = _requests(trace)
         self.future = KnownFuture()  # nodes of the requests submitted and not done
         self.store = Cache(policy, cost=cost)
         self.second = None if disk is None else Cache(disk)
@@ -115,12 +113,6 @@ class _Replay:
         self.means: dict[Hashable, float] = {}  # running means, as the live trace had them
         self.charges: list[float] = []  # the mean of each node computed, once per computation
         self.disk_hits = 0
-
-    @staticmethod
-    def live_paths(trace: Trace) -> list[list[Hashable]]:
-        """The paths of the requests that ran (not those a resumed search abandoned)."""
-        gone = set(trace.meta.get("abandoned", ()))
-        return [e["path"] for t, e in enumerate(trace.requests(abandoned=True)) if t not in gone]
 
     def run(self, known_future: bool) -> SimResult:
         # online policies of traces that record their submissions see the known future; offline
@@ -191,6 +183,14 @@ class _Replay:
                          math.fsum(self.charges), stats["hits"], stats["misses"],
                          stats["evictions"], stats["peak_bytes"],
                          self.trace.independent_seconds(), self.done, self.disk_hits)
+
+
+def _requests(trace: Trace) -> tuple[list, set[int], list]:
+    """The path of every request by number, the numbers a resumed search abandoned (submitted
+    again), and the paths of those that ran."""
+    paths = [e["path"] for e in trace.requests(abandoned=True)]
+    gone = set(trace.meta.get("abandoned", ()))
+    return paths, gone, [p for t, p in enumerate(paths) if t not in gone]
 
 
 def _read_seconds_per_byte(trace: Trace) -> float:

@@ -156,12 +156,11 @@ class Halving(MultiFidelity):
         return out
 
     def tell(self, trials: list[dict[str, Any]]) -> None:
-        told: dict[int, tuple[Bracket, list]] = {}
+        told: dict[Bracket, list] = {}
         for trial in trials:
             bracket, member = self._jobs.pop(trial["job"])
-            told.setdefault(id(bracket), (bracket, []))[1].append(
-                (member, score_of(trial), trial["job"]))
-        for bracket, results in told.values():
+            told.setdefault(bracket, []).append((member, score_of(trial), trial["job"]))
+        for bracket, results in told.items():
             bracket.tell(results)
 
     @property
