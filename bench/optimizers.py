@@ -4,9 +4,12 @@ automl ``dehb`` package, over several seeds, in one run.
 Writes bench/out/optimizers.json and bench/out/optimizers.png (median best score against wall).
 
 Workload (front-loaded, multi-fidelity): digits, StandardScaler -> RBFSampler (random Fourier
-features: gamma, n_components) -> SGDClassifier trained epoch by epoch (``Iterations("max_iter")``,
-1 to 27 epochs, eta 3; alpha), one 20% holdout. Every dagreuse contender runs on its own
-in-process local cluster (2 threads). Contenders, each for every seed:
+features: gamma, n_components) -> averaged SGDClassifier trained epoch by epoch
+(``Iterations("max_iter")``, 1 to 27 epochs, eta 3; alpha), one 20% holdout. Averaged, because
+plain SGD's last iterate ranks configs poorly after 1-3 epochs (a large alpha converges at once
+and plateaus low; the prior's own region jitters), so every multi-fidelity contender would be
+promoting at random; the poster chose its fidelity for its rank correlation too. Every dagreuse
+contender runs on its own in-process local cluster (2 threads). Contenders, each for every seed:
 
 * ``ASHA`` (one bracket, ``--n-configs`` 27: few enough that where the draws land matters)
   drawing uniformly;
@@ -71,7 +74,7 @@ def pipeline(prior: dict | None = None) -> Pipeline:
         ("features", RBFSampler(random_state=0), {
             "gamma": space.loguniform(*RANGES["gamma"], **kw("gamma")),
             "n_components": space.choice(RANGES["n_components"], **kw("n_components", "high"))}),
-        ("clf", SGDClassifier(random_state=0, tol=None),
+        ("clf", SGDClassifier(random_state=0, tol=None, average=True),
          {"alpha": space.loguniform(*RANGES["alpha"], **kw("alpha"))}),
     ])
 
@@ -125,7 +128,7 @@ def _objective(config, fidelity, **kwargs):
                      random_state=0)
     Z = rbf.fit_transform(scale.transform(X[train]))
     Zv = rbf.transform(scale.transform(X[test]))
-    clf = SGDClassifier(alpha=config["alpha"], random_state=0, tol=None)
+    clf = SGDClassifier(alpha=config["alpha"], random_state=0, tol=None, average=True)
     classes = np.unique(y)
     for _ in range(round(fidelity)):
         clf.partial_fit(Z, y[train], classes=classes)
@@ -204,6 +207,28 @@ def plot(rows, path):
     fig.savefig(path, dpi=120)
 
 
+def verdicts(by: dict) -> dict:
+    """The poster's direction, and DEHB against the package on the same 60 evaluations: ending
+    at least as high (median best) in less median wall. First passage of the package's median
+    best is printed beside it, not judged: on a 360-row holdout the accuracies are multiples of
+    1/360, two searches of the same algorithm often tie at the median best, and then the median
+    first passage is never in about half the seeds whichever is faster."""
+    uniform, good8, good5 = (by[k] for k in ("ASHA (uniform)", "ASHA good prior 0.8",
+                                             "ASHA good prior 0.5"))
+    verdict = {"good prior 0.8 sooner than uniform": good8["median_time_to_target_s"]
+               < uniform["median_time_to_target_s"],
+               "good prior 0.8 spread below 0.5's": good8["spread_best"] < good5["spread_best"]}
+    if "dehb package (automl)" in by:
+        ours, peer = by["DEHB (dagreuse)"], by["dehb package (automl)"]
+        passage = float(np.median([reach(r, peer["median_best"])[0] for r in ours["runs"]]))
+        print(f"dagreuse DEHB: median first passage of the package's median best "
+              f"{passage:.1f} s; package's median wall {peer['median_wall_s']:.1f} s")
+        verdict["dagreuse DEHB reaches the package's final score in less wall"] = (
+            ours["median_best"] >= peer["median_best"]
+            and ours["median_wall_s"] < peer["median_wall_s"])
+    return verdict
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
@@ -240,17 +265,7 @@ def main():
               f"{r['median_evals_to_target']:>7.0f}{r['reached']:>6}/{args.seeds:<2}"
               f"{r['median_best']:>8.4f}{r['spread_best']:>8.4f}{r['median_wall_s']:>8.1f}"
               f"{r['median_speedup']:>6.2f}x")
-    by = {r["contender"]: r for r in rows}
-    uniform, good8, good5 = (by[k] for k in ("ASHA (uniform)", "ASHA good prior 0.8",
-                                             "ASHA good prior 0.5"))
-    verdict = {"good prior 0.8 sooner than uniform": good8["median_time_to_target_s"]
-               < uniform["median_time_to_target_s"],
-               "good prior 0.8 spread below 0.5's": good8["spread_best"] < good5["spread_best"]}
-    if "dehb package (automl)" in by:
-        ours, peer_row = by["DEHB (dagreuse)"], by["dehb package (automl)"]
-        times = [reach(r, peer_row["median_best"])[0] for r in ours["runs"]]
-        verdict["dagreuse DEHB reaches the package's final score sooner"] = (
-            float(np.median(times)) < peer_row["median_wall_s"])
+    verdict = verdicts({r["contender"]: r for r in rows})
     print()
     for k, v in verdict.items():
         print(f"{k}: {v}")
