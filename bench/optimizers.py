@@ -19,7 +19,9 @@ contender runs on its own in-process local cluster (2 threads). Contenders, each
 * dagreuse's ``DEHB`` (budgets 3, 9, 27, ``bracket_sizes="floor"``: 20 evaluations per
   iteration, 3 iterations: the DEHB-WS paper's 60 evaluations) and, when it installs, the automl
   ``dehb`` package on the same budgets and 60 evaluations, 2 workers on its own in-process Dask
-  client, training the same models.
+  client, training the same models;
+* NePS's PriorBand (``neural-pipeline-search``, Hyperband base) with the good prior, on 2 threads
+  through its ask-and-tell interface, for as many evaluations as dagreuse's PriorBand made.
 
 For each: the median (over seeds) wall seconds and evaluations until an evaluation at 27 epochs
 first reaches ``--target``, the final best score (median and spread), and dagreuse's reuse
@@ -28,10 +30,12 @@ uniform ASHA, with a smaller spread than at 0.5? And does dagreuse's DEHB reach 
 package's final score in less wall time?
 
     pip install -e ".[bench]"; pip install --no-deps dehb ConfigSpace loguru
+    pip install neural-pipeline-search "torch==2.13.0"   # best in a venv of its own
     python bench/optimizers.py [--seeds 10] [--quick]
 
 (``dehb`` 0.1.2 pins ``numpy<2``, which would downgrade this project's numpy; it runs on numpy 2
-here, hence ``--no-deps``.)
+here, hence ``--no-deps``. ``neural-pipeline-search`` 0.17 pulls a CUDA build of torch unless
+torch is pinned, and downgrades pandas and networkx; a peer that does not import is skipped.)
 """
 
 from __future__ import annotations
@@ -166,6 +170,57 @@ def dehb_package(seed, X, y):
             "evaluations": len(history), "speedup": 1.0}
 
 
+def neps_priorband(seed, X, y, evaluations):
+    """NePS's PriorBand (Hyperband base, eta 3, 1 to 27 epochs) with the good prior, through its
+    ask-and-tell interface on 2 threads (ask and tell under one lock, training outside it), for
+    ``evaluations`` evaluations: as many as dagreuse's PriorBand made on that seed. Trained from
+    scratch at each fidelity, as NePS leaves resuming to the user's own checkpointing."""
+    try:
+        import neps
+        import torch
+        from neps.space import HPOCategorical, HPOFloat, HPOInteger, SearchSpace
+    except ImportError as exc:
+        return {"skipped": f"neps does not import: {exc}"}
+    import random
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    random.seed(seed), np.random.seed(seed), torch.manual_seed(seed)
+    folds = resolve_cv(HOLDOUT, X, y, classifier=True)
+    _DATA["data"] = (X, y, *folds[0])
+    conf = {"gamma": "medium", "n_components": "high", "alpha": "medium"}
+    space = SearchSpace({
+        "gamma": HPOFloat(*RANGES["gamma"], log=True, prior=GOOD["gamma"], prior_confidence=conf["gamma"]),
+        "n_components": HPOCategorical(RANGES["n_components"], prior=GOOD["n_components"],
+                                       prior_confidence=conf["n_components"]),
+        "alpha": HPOFloat(*RANGES["alpha"], log=True, prior=GOOD["alpha"], prior_confidence=conf["alpha"]),
+        "epochs": HPOInteger(1, R, is_fidelity=True)})
+    opt = neps.AskAndTell(neps.algorithms.priorband(space, eta=ETA))
+    lock, done, start = threading.Lock(), [], time.time()
+
+    def worker():
+        while True:
+            with lock:
+                if len(opt.trials) >= evaluations:
+                    return
+                trial = opt.ask()
+            out = _objective(trial.config, trial.config["epochs"])
+            with lock:
+                opt.tell(trial, -out["info"]["score"])
+                done.append(out["info"])
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(2) as pool:
+        for f in [pool.submit(worker) for _ in range(2)]:
+            f.result()
+    wall = time.perf_counter() - t0
+    timeline = sorted((d["done"] - start, i, d["score"]) for i, d in enumerate(done)
+                      if d["fidelity"] == R)
+    best = max((s for *_, s in timeline), default=math.nan)
+    return {"wall": wall, "timeline": timeline, "best": best, "evaluations": len(done),
+            "speedup": 1.0}
+
+
 def reach(run_, target):
     """(seconds, evaluations) until a full-resource evaluation first reached ``target``."""
     hits = [(t, i) for t, i, s in sorted(run_["timeline"]) if s >= target]
@@ -250,12 +305,17 @@ def main():
         runs = [one(make, seed, X, y) for seed in range(args.seeds)]
         rows.append(summarise(name, runs, args.target))
         print(f"  {name}: done ({time.perf_counter() - t_all:.0f} s)", flush=True)
-    peer = [dehb_package(seed, X, y) for seed in range(args.seeds)]
-    if any("skipped" in p for p in peer):
-        skipped = next(p["skipped"] for p in peer if "skipped" in p)
-        print(f"  dehb package: skipped ({skipped})")
-    else:
-        rows.append(summarise("dehb package (automl)", peer, args.target))
+    ours = next(r["runs"] for r in rows if r["contender"] == "PriorBand (good prior)")
+    for name, peer in [
+            ("dehb package (automl)", lambda seed: dehb_package(seed, X, y)),
+            ("NePS PriorBand", lambda seed: neps_priorband(seed, X, y, ours[seed]["evaluations"]))]:
+        runs = [peer(seed) for seed in range(args.seeds)]
+        skipped = next((p["skipped"] for p in runs if "skipped" in p), None)
+        if skipped:
+            print(f"  {name}: skipped ({skipped})")
+        else:
+            rows.append(summarise(name, runs, args.target))
+            print(f"  {name}: done ({time.perf_counter() - t_all:.0f} s)", flush=True)
     print(f"\ndigits, {args.seeds} seeds, target accuracy {args.target} at {R} epochs, holdout "
           f"{HOLDOUT:.0%}; medians over seeds\n")
     print(f"{'contender':<28}{'to target s':>12}{'evals':>7}{'reached':>9}{'best':>8}{'spread':>8}"
