@@ -162,12 +162,16 @@ def dehb_package(seed, X, y):
         t0, start = time.perf_counter(), time.time()
         opt.run(fevals=60)
         wall = time.perf_counter() - t0
-    history = opt.history
-    timeline = [(h[-1]["done"] - start, i, h[-1]["score"]) for i, h in enumerate(history)
-                if h[-1]["fidelity"] == R]
+    return _peer_run(wall, [h[-1] for h in opt.history], start)
+
+
+def _peer_run(wall: float, infos: list[dict], start: float) -> dict:
+    """A peer's run in the form of ``one``'s, from its evaluations' ``_objective`` infos."""
+    timeline = sorted((d["done"] - start, i, d["score"]) for i, d in enumerate(infos)
+                      if d["fidelity"] == R)
     best = max((s for *_, s in timeline), default=math.nan)
-    return {"wall": wall, "timeline": sorted(timeline), "best": best,
-            "evaluations": len(history), "speedup": 1.0}
+    return {"wall": wall, "timeline": timeline, "best": best, "evaluations": len(infos),
+            "speedup": 1.0}
 
 
 def neps_priorband(seed, X, y, evaluations):
@@ -213,12 +217,7 @@ def neps_priorband(seed, X, y, evaluations):
     with ThreadPoolExecutor(2) as pool:
         for f in [pool.submit(worker) for _ in range(2)]:
             f.result()
-    wall = time.perf_counter() - t0
-    timeline = sorted((d["done"] - start, i, d["score"]) for i, d in enumerate(done)
-                      if d["fidelity"] == R)
-    best = max((s for *_, s in timeline), default=math.nan)
-    return {"wall": wall, "timeline": timeline, "best": best, "evaluations": len(done),
-            "speedup": 1.0}
+    return _peer_run(time.perf_counter() - t0, done, start)
 
 
 def reach(run_, target):

@@ -20,6 +20,7 @@ from sklearn.preprocessing import StandardScaler
 from dagreuse.cache import Cache, WReciprocal
 from dagreuse.pipes import Pipeline, Runner, space
 from dagreuse.pipes._bundles import Part
+from dagreuse.pipes._lost import RETRIES
 from dagreuse.search import RandomSearch, run
 
 X, y = load_digits(return_X_y=True)
@@ -112,14 +113,16 @@ def test_a_worker_killed_mid_search_loses_no_trial(clean):
 def test_cached_results_lost_mid_search_are_computed_again(clean):
     """Cancelling the cached futures while the search runs stands for data lost with a worker
     in a way Dask cannot recompute (lost dependencies): the requests that needed them start
-    again from the input data, and nothing is lost."""
+    again from the input data, and nothing is lost. Lost ``RETRIES`` times: a request that every
+    loss reaches is started that many times again and no more (one loss more may fail it, as
+    documented, which a third loss here once did)."""
     from distributed import Future
 
     with Runner(n_workers=2, processes=True) as r:
         stop = threading.Event()
 
         def lose():
-            for _ in range(3):
+            for _ in range(RETRIES):
                 deadline = time.monotonic() + 30
                 while len(r._cache) < 5 and time.monotonic() < deadline and not stop.is_set():
                     time.sleep(0.02)
