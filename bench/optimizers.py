@@ -63,6 +63,8 @@ OUT = pathlib.Path(__file__).parent / "out"
 R, ETA, HOLDOUT = 27, 3, 0.2
 RANGES = {"gamma": (1e-4, 1.0), "n_components": [100, 200, 400], "alpha": (1e-6, 1e-1)}
 GOOD = {"gamma": 1e-2, "n_components": 400, "alpha": 1e-4}
+#: a prior's confidence per parameter, unless the prior names one for all
+CONFIDENCE = {"gamma": "medium", "n_components": "high", "alpha": "medium"}
 #: far from the good region, and held with high confidence
 MISLEADING = {"gamma": 1.0, "n_components": 100, "alpha": 1e-1, "confidence": "high"}
 
@@ -70,14 +72,15 @@ MISLEADING = {"gamma": 1.0, "n_components": 100, "alpha": 1e-1, "confidence": "h
 def pipeline(prior: dict | None = None) -> Pipeline:
     p = prior or {}
 
-    def kw(name, confidence="medium"):
-        return {"prior": p[name], "confidence": p.get("confidence", confidence)} if name in p else {}
+    def kw(name):
+        return ({"prior": p[name], "confidence": p.get("confidence", CONFIDENCE[name])}
+                if name in p else {})
 
     return Pipeline([
         ("scale", StandardScaler()),
         ("features", RBFSampler(random_state=0), {
             "gamma": space.loguniform(*RANGES["gamma"], **kw("gamma")),
-            "n_components": space.choice(RANGES["n_components"], **kw("n_components", "high"))}),
+            "n_components": space.choice(RANGES["n_components"], **kw("n_components"))}),
         ("clf", SGDClassifier(random_state=0, tol=None, average=True),
          {"alpha": space.loguniform(*RANGES["alpha"], **kw("alpha"))}),
     ])
@@ -192,12 +195,11 @@ def neps_priorband(seed, X, y, evaluations):
     random.seed(seed), np.random.seed(seed), torch.manual_seed(seed)
     folds = resolve_cv(HOLDOUT, X, y, classifier=True)
     _DATA["data"] = (X, y, *folds[0])
-    conf = {"gamma": "medium", "n_components": "high", "alpha": "medium"}
+    prior = {k: {"prior": GOOD[k], "prior_confidence": CONFIDENCE[k]} for k in GOOD}
     space = SearchSpace({
-        "gamma": HPOFloat(*RANGES["gamma"], log=True, prior=GOOD["gamma"], prior_confidence=conf["gamma"]),
-        "n_components": HPOCategorical(RANGES["n_components"], prior=GOOD["n_components"],
-                                       prior_confidence=conf["n_components"]),
-        "alpha": HPOFloat(*RANGES["alpha"], log=True, prior=GOOD["alpha"], prior_confidence=conf["alpha"]),
+        "gamma": HPOFloat(*RANGES["gamma"], log=True, **prior["gamma"]),
+        "n_components": HPOCategorical(RANGES["n_components"], **prior["n_components"]),
+        "alpha": HPOFloat(*RANGES["alpha"], log=True, **prior["alpha"]),
         "epochs": HPOInteger(1, R, is_fidelity=True)})
     opt = neps.AskAndTell(neps.algorithms.priorband(space, eta=ETA))
     lock, done, start = threading.Lock(), [], time.time()
