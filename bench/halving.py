@@ -13,8 +13,7 @@ a quarter of its full fit at 1/64 of the rows). The resource is the leaf's train
 rung. dagreuse runs with WReciprocal at half the working set on one local Dask worker with 2
 threads (``--cluster processes``: 2 single-thread workers). The working set (the bytes of every
 unique prefix node) is measured first by the same configs' prefix nodes under a dummy leaf,
-which are the search's exactly. *OPT* is the share of the ideal compute that exact OPT keeps at
-the same capacity for the run's own requests in its order: a bound on any eviction policy's.
+which are the search's exactly.
 
 Panels:
 
@@ -38,7 +37,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import pathlib
 import sys
 import time
@@ -52,7 +50,7 @@ from sklearn.kernel_approximation import RBFSampler
 from sklearn.linear_model import SGDClassifier
 from sklearn.preprocessing import StandardScaler
 
-from dagreuse.cache import OPT, Unbounded, WReciprocal, simulate
+from dagreuse.cache import Unbounded, WReciprocal
 from dagreuse.pipes import Pipeline, Runner, merge, resolve_cv, space
 from dagreuse.pipes.resources import Samples, fit_pipeline
 from dagreuse.search import GriddedRandomSearch, SuccessiveHalving, run
@@ -147,20 +145,10 @@ def panel(client, name, make_search, configs, X, y):
            "computed": p.n_computed, "unique_nodes": p.n_unique_nodes,
            "best_score": result.best_score}
     row["of_ideal"] = row["speedup"] / row["ideal_speedup"]
-    row["opt_of_ideal_compute"] = opt_bound(p.trace, ws // 2)
     print(f"{name:<26}{len(schedule):>6}{indep_wall:>9.1f}{wall:>9.1f}{row['speedup']:>9.2f}"
           f"{p.ideal_speedup:>8.2f}{row['of_ideal']:>8.0%}{p.n_computed:>7}/{p.n_unique_nodes:<5}"
-          f"{ws / 1e6:>8.0f}{row['opt_of_ideal_compute']:>6.0%}")
+          f"{ws / 1e6:>8.0f}")
     return row
-
-
-def opt_bound(trace, capacity) -> float:
-    """The most of the ideal compute that any cache of ``capacity`` could have given this run's
-    requests in this run's order: every node computed once, over exact OPT's compute seconds.
-    Measured speedup over ideal can pass it only by the independent evaluation's own idle time."""
-    opt = OPT(capacity)
-    share = simulate(trace, Unbounded()).seconds / simulate(trace, opt).seconds
-    return share if opt.exact else math.nan  # not proven within OPT's time limit
 
 
 def plot(rows, path):
@@ -230,7 +218,7 @@ def main():
         print(f"{len(X)} rows x {X.shape[1]} features, holdout {CV:.0%}; WReciprocal at 1/2 of "
               "the working set\n")
         print(f"{'panel':<26}{'evals':>6}{'indep s':>9}{'ours s':>9}{'speedup':>9}{'ideal':>8}"
-              f"{'/ideal':>8}{'computed':>13}{'WS MB':>8}{'OPT':>6}")
+              f"{'/ideal':>8}{'computed':>13}{'WS MB':>8}")
         rows = []
         for name, branching, wrap in searches:
             configs = GriddedRandomSearch(pipe, branching, seed=0).configs()
