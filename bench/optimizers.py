@@ -46,8 +46,11 @@ import json
 import logging
 import math
 import pathlib
+import random
+import threading
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from sklearn.datasets import load_digits
@@ -188,11 +191,9 @@ def neps_priorband(seed, X, y, evaluations):
         from neps.space import HPOCategorical, HPOFloat, HPOInteger, SearchSpace
     except ImportError as exc:
         return {"skipped": f"neps does not import: {exc}"}
-    import random
-    import threading
-    from concurrent.futures import ThreadPoolExecutor
-
-    random.seed(seed), np.random.seed(seed), torch.manual_seed(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
     folds = resolve_cv(HOLDOUT, X, y, classifier=True)
     _DATA["data"] = (X, y, *folds[0])
     prior = {k: {"prior": GOOD[k], "prior_confidence": CONFIDENCE[k]} for k in GOOD}
