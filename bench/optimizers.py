@@ -128,6 +128,11 @@ def one(make, seed, X, y):
 _DATA: dict = {}
 
 
+def _hold_out(X, y) -> None:
+    """The data and the holdout split (dagreuse's own) that the peers' ``_objective`` trains on."""
+    _DATA["data"] = (X, y, *resolve_cv(HOLDOUT, X, y, classifier=True)[0])
+
+
 def _objective(config, fidelity, **kwargs):
     """The dehb package's objective: the same pipeline trained ``fidelity`` epochs, from scratch
     (its DEHB does not resume), scored on the same holdout."""
@@ -154,8 +159,7 @@ def dehb_package(seed, X, y):
         from distributed import Client, LocalCluster
     except ImportError as exc:
         return {"skipped": f"dehb does not import: {exc}"}
-    folds = resolve_cv(HOLDOUT, X, y, classifier=True)
-    _DATA["data"] = (X, y, *folds[0])
+    _hold_out(X, y)
     cs = CS.ConfigurationSpace(seed=seed)
     cs.add([CS.Float("gamma", RANGES["gamma"], log=True),
             CS.Categorical("n_components", RANGES["n_components"]),
@@ -194,8 +198,7 @@ def neps_priorband(seed, X, y, evaluations):
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    folds = resolve_cv(HOLDOUT, X, y, classifier=True)
-    _DATA["data"] = (X, y, *folds[0])
+    _hold_out(X, y)
     prior = {k: {"prior": GOOD[k], "prior_confidence": CONFIDENCE[k]} for k in GOOD}
     space = SearchSpace({
         "gamma": HPOFloat(*RANGES["gamma"], log=True, **prior["gamma"]),
