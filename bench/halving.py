@@ -27,7 +27,11 @@ search evaluated, fitted from scratch as its own scikit-learn pipeline (its pref
 fold, the leaf on the same rows) in its own task on the same cluster, a rung at a time as
 successive halving without reuse would run (a rung's configs are known only once the rung
 below is done); the uniform panels are one rung. Scores are asserted equal. *speedup* is
-independent wall / dagreuse wall; *ideal* is ``profile.ideal_speedup``.
+independent wall / dagreuse wall; *ideal* is ``profile.ideal_speedup``. *floor* is the least
+wall dagreuse's run could have had: from its first task on, every worker busy computing each node
+once, at the seconds its first computation took; *80%* is the wall that reaching 80% of the ideal
+asks for. Where floor exceeds it, that run could not have met the target at the seconds its nodes
+took, whatever the schedule and the cache.
 
     python bench/halving.py [--quick]
 """
@@ -37,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import pathlib
 import sys
 import time
@@ -62,6 +67,7 @@ OUT = pathlib.Path(__file__).parent / "out"
 THESIS = {"uniform": "about 2x (branching 10)", "sha64": "over 8x", "sha256": "over 17x"}
 THESIS_X = {"uniform": 2.0, "sha64": 8.0, "sha256": 17.0}  # the same, as numbers to plot
 CV = 0.05  # one holdout fold of 5%: the leaf is always scored on all of it
+TARGET = 0.8  # the issue's: measured speedup at least this share of profile.ideal_speedup
 
 
 def pipeline() -> Pipeline:
@@ -112,10 +118,23 @@ def working_set(client, pipe, configs, X, y) -> int:
 
 
 def dagreuse(client, make_search, X, y, cache):
-    with Runner(cache, client=client) as runner:
-        t0 = time.perf_counter()
+    """dagreuse's wall, its result, and when its first task started (Dask's task stream)."""
+    from distributed import get_task_stream
+
+    with Runner(cache, client=client) as runner, get_task_stream(client) as stream:
+        t0, start = time.perf_counter(), time.time()
         result = run(make_search(), X, y, cv=CV, scoring="accuracy", runner=runner)
-        return time.perf_counter() - t0, result
+        wall = time.perf_counter() - t0
+    first = min((s["start"] for t in stream.data for s in t["startstops"]
+                 if s["action"] == "compute"), default=start)
+    return wall, result, first - start
+
+
+def floor_wall(result, first_task: float, threads: int) -> float:
+    """The least wall this run could have had: from its first task on, every thread busy with
+    each node's first computation only (no recomputation, no idle core)."""
+    once = math.fsum(seconds[0] for seconds in result.profile.trace.computations().values())
+    return first_task + once / threads
 
 
 def panel(client, name, make_search, configs, X, y):
@@ -124,7 +143,7 @@ def panel(client, name, make_search, configs, X, y):
     pipe = make_search().pipeline
     folds = resolve_cv(CV, X, y, classifier=True)
     ws = working_set(client, pipe, configs, X, y)
-    wall, result = dagreuse(client, make_search, X, y, WReciprocal(ws // 2, seed=0))
+    wall, result, first_task = dagreuse(client, make_search, X, y, WReciprocal(ws // 2, seed=0))
     rungs = sorted({t["rung"] for t in result.trials}, key=lambda r: -1 if r is None else r)
     by_rung = [[t for t in result.trials if t["rung"] == r] for r in rungs]
     schedule = [(t["config"], t["resource"]) for trials in by_rung for t in trials]
@@ -143,11 +162,13 @@ def panel(client, name, make_search, configs, X, y):
            "ideal_speedup": p.ideal_speedup, "profile_speedup": p.speedup,
            "working_set_bytes": ws, "peak_bytes": p.cache_stats["peak_bytes"],
            "computed": p.n_computed, "unique_nodes": p.n_unique_nodes,
-           "best_score": result.best_score}
+           "best_score": result.best_score, "first_task_s": first_task,
+           "floor_wall_s": floor_wall(result, first_task, sum(client.nthreads().values())),
+           "wall_for_target_s": indep_wall / (TARGET * p.ideal_speedup)}
     row["of_ideal"] = row["speedup"] / row["ideal_speedup"]
     print(f"{name:<26}{len(schedule):>6}{indep_wall:>9.1f}{wall:>9.1f}{row['speedup']:>9.2f}"
           f"{p.ideal_speedup:>8.2f}{row['of_ideal']:>8.0%}{p.n_computed:>7}/{p.n_unique_nodes:<5}"
-          f"{ws / 1e6:>8.0f}")
+          f"{ws / 1e6:>8.0f}{row['floor_wall_s']:>8.2f}{row['wall_for_target_s']:>8.2f}")
     return row
 
 
@@ -218,7 +239,7 @@ def main():
         print(f"{len(X)} rows x {X.shape[1]} features, holdout {CV:.0%}; WReciprocal at 1/2 of "
               "the working set\n")
         print(f"{'panel':<26}{'evals':>6}{'indep s':>9}{'ours s':>9}{'speedup':>9}{'ideal':>8}"
-              f"{'/ideal':>8}{'computed':>13}{'WS MB':>8}")
+              f"{'/ideal':>8}{'computed':>13}{'WS MB':>8}{'floor s':>8}{'80% s':>8}")
         rows = []
         for name, branching, wrap in searches:
             configs = GriddedRandomSearch(pipe, branching, seed=0).configs()

@@ -19,10 +19,13 @@ holdout fold. Every contender evaluates exactly these 81 configs:
 
 Optuna, Ray and dagreuse train the same models epoch for epoch, so a config's score at 27 epochs
 is the same in all three. For each contender: its wall, its final best score (at 27 epochs), the
-time it first reached that score, and the training units (epochs) it spent; then how much sooner
-dagreuse reached the fastest peer's best score.
+time it first reached that score, the time of its first full-resource result, and the training
+units (epochs) it spent; then how much sooner dagreuse reached the fastest peer's best score.
+``--seeds K`` repeats that last comparison on K - 1 more gridded draws (dagreuse ASHA and the
+Optuna pruners only) and prints the median: one draw's order decides which config a pruner
+trains first to the full resource, unpruned, and so when it finds its best.
 
-    pip install -e ".[bench]"; python bench/halving_peers.py
+    pip install -e ".[bench]"; python bench/halving_peers.py [--seeds K]
 """
 
 from __future__ import annotations
@@ -74,7 +77,8 @@ def summary(name, wall, timeline, units, **extra):
     best = max(s for _, s in timeline)
     reached = min(t for t, s in timeline if s >= best)
     return {"contender": name, "wall_s": wall, "best_score": best, "time_to_best_s": reached,
-            "units": units, "full_evaluations": len(timeline), "timeline": sorted(timeline), **extra}
+            "first_full_s": min(t for t, _ in timeline), "units": units,
+            "full_evaluations": len(timeline), "timeline": sorted(timeline), **extra}
 
 
 # -- dagreuse --------------------------------------------------------------------------------
@@ -201,62 +205,89 @@ def ray_asha(configs, X, y, folds):
     return summary("Ray Tune ASHAScheduler", wall, timeline, units)
 
 
+def contenders(seed, X, y, folds, every=True):
+    """Each contender's row on the 81 configs of gridded draw ``seed``; with ``every=False`` only
+    dagreuse ASHA and the Optuna pruners (scikit-learn's reports only at its end, and Ray's
+    per-trial overhead takes minutes: neither is ever the fastest to its best)."""
+    pipe = pipeline()
+    source = lambda: GriddedRandomSearch(pipe, [1, 3, 27], seed=seed)  # noqa: E731
+    configs = [flat(c) for c in source().configs()]
+    iters = resources.Iterations("max_iter")
+    rows = [dagreuse("dagreuse ASHA", lambda: ASHA(
+        source(), iters, min_resource=1, max_resource=R, eta=ETA, brackets=[0]), X, y)]
+    if every:
+        rows.append(dagreuse("dagreuse SuccessiveHalving", lambda: SuccessiveHalving(
+            source(), iters, min_resource=1, max_resource=R, eta=ETA), X, y))
+        rows.append(sklearn_halving(configs, X, y, folds))
+    try:
+        import optuna
+    except ImportError as exc:
+        rows.append({"contender": "Optuna", "skipped": f"optuna does not import: {exc}"})
+    else:
+        rows.append(optuna_run("Optuna SuccessiveHalvingPruner", optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=1, reduction_factor=ETA), configs, X, y, folds))
+        rows.append(optuna_run("Optuna HyperbandPruner", optuna.pruners.HyperbandPruner(
+            min_resource=1, max_resource=R, reduction_factor=ETA), configs, X, y, folds))
+    if every:
+        rows.append(ray_asha(configs, X, y, folds))
+    return rows
+
+
+def sooner(rows) -> dict:
+    """The fastest peer to its own best score, and how much sooner dagreuse ASHA reached it
+    (absent when it never did)."""
+    ours = next(r for r in rows if r["contender"] == "dagreuse ASHA")
+    peers = [r for r in rows if "skipped" not in r and not r["contender"].startswith("dagreuse")]
+    fastest = min(peers, key=lambda r: r["time_to_best_s"])
+    hits = [t for t, s in ours["timeline"] if s >= fastest["best_score"]]
+    out = {"fastest_peer": fastest["contender"], "peer_best": fastest["best_score"],
+           "peer_time_to_best_s": fastest["time_to_best_s"],
+           "peer_first_full_s": fastest["first_full_s"]}
+    if hits:
+        out.update(dagreuse_time_s=min(hits), dagreuse_sooner=fastest["time_to_best_s"] / min(hits))
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small data (a smoke run)")
+    parser.add_argument("--seeds", type=int, default=1, help="gridded draws: the first with "
+                        "every contender, the others with dagreuse ASHA and the Optuna pruners")
     args = parser.parse_args()
     logging.getLogger("distributed").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
     from threadpoolctl import threadpool_limits
 
     X, y = timit_like(n=2_000, d=64) if args.quick else timit_like()
-    pipe = pipeline()
-    source = GriddedRandomSearch(pipe, [1, 3, 27], seed=0)
-    configs = [flat(c) for c in source.configs()]
     folds = resolve_cv(CV, X, y, classifier=True)
-    iters = resources.Iterations("max_iter")
-    rows = []
     with threadpool_limits(1):
-        rows.append(dagreuse("dagreuse ASHA", lambda: ASHA(
-            GriddedRandomSearch(pipe, [1, 3, 27], seed=0), iters, min_resource=1, max_resource=R,
-            eta=ETA, brackets=[0]), X, y))
-        rows.append(dagreuse("dagreuse SuccessiveHalving", lambda: SuccessiveHalving(
-            GriddedRandomSearch(pipe, [1, 3, 27], seed=0), iters, min_resource=1, max_resource=R,
-            eta=ETA), X, y))
-        rows.append(sklearn_halving(configs, X, y, folds))
-        try:
-            import optuna
-        except ImportError as exc:
-            rows.append({"contender": "Optuna", "skipped": f"optuna does not import: {exc}"})
-        else:
-            rows.append(optuna_run("Optuna SuccessiveHalvingPruner",
-                                   optuna.pruners.SuccessiveHalvingPruner(
-                                       min_resource=1, reduction_factor=ETA), configs, X, y, folds))
-            rows.append(optuna_run("Optuna HyperbandPruner", optuna.pruners.HyperbandPruner(
-                min_resource=1, max_resource=R, reduction_factor=ETA), configs, X, y, folds))
-        rows.append(ray_asha(configs, X, y, folds))
-    print(f"{len(configs)} configs, {len(X)} rows x {X.shape[1]} features, up to {R} epochs, "
+        rows = contenders(0, X, y, folds)
+    print(f"81 configs, {len(X)} rows x {X.shape[1]} features, up to {R} epochs, "
           f"eta {ETA}, holdout {CV:.0%}\n")
-    print(f"{'contender':<34}{'wall s':>8}{'best':>8}{'to best s':>11}{'epochs':>8}{'at 27':>7}")
+    print(f"{'contender':<34}{'wall s':>8}{'best':>8}{'to best s':>11}{'1st full s':>11}"
+          f"{'epochs':>8}{'at 27':>7}")
     for r in rows:
         if "skipped" in r:
             print(f"{r['contender']:<34}  skipped: {r['skipped']}")
             continue
         print(f"{r['contender']:<34}{r['wall_s']:>8.1f}{r['best_score']:>8.4f}"
-              f"{r['time_to_best_s']:>11.1f}{r['units']:>8}{r['full_evaluations']:>7}")
-    ours = next(r for r in rows if r["contender"] == "dagreuse ASHA")
-    peers = [r for r in rows if "skipped" not in r and not r["contender"].startswith("dagreuse")]
-    fastest = min(peers, key=lambda r: r["time_to_best_s"])
-    hits = [t for t, s in ours["timeline"] if s >= fastest["best_score"]]
-    report = {"rows": rows, "fastest_peer": fastest["contender"]}
-    if hits:
-        report["dagreuse_sooner"] = fastest["time_to_best_s"] / min(hits)
-        print(f"\nfastest peer to its best: {fastest['contender']} ({fastest['best_score']:.4f} in "
-              f"{fastest['time_to_best_s']:.1f} s); dagreuse ASHA reached it in {min(hits):.1f} s: "
-              f"{report['dagreuse_sooner']:.1f}x sooner")
-    else:
-        print(f"\ndagreuse ASHA never reached {fastest['contender']}'s best "
-              f"({fastest['best_score']:.4f}); its own best: {ours['best_score']:.4f}")
+              f"{r['time_to_best_s']:>11.1f}{r['first_full_s']:>11.1f}{r['units']:>8}"
+              f"{r['full_evaluations']:>7}")
+    report = {"rows": rows, "draws": [sooner(rows)]}
+    with threadpool_limits(1):
+        report["draws"] += [sooner(contenders(s, X, y, folds, every=False))
+                            for s in range(1, args.seeds)]
+    print(f"\n{'draw':<6}{'fastest peer to its best':<34}{'best':>8}{'to best s':>11}"
+          f"{'1st full s':>11}{'dagreuse s':>12}{'sooner':>8}")
+    for seed, d in enumerate(report["draws"]):
+        ours = (f"{d['dagreuse_time_s']:>12.1f}{d['dagreuse_sooner']:>7.2f}x"
+                if "dagreuse_sooner" in d else f"{'never':>12}{'-':>8}")
+        print(f"{seed:<6}{d['fastest_peer']:<34}{d['peer_best']:>8.4f}"
+              f"{d['peer_time_to_best_s']:>11.1f}{d['peer_first_full_s']:>11.1f}{ours}")
+    ratios = [d.get("dagreuse_sooner", 0.0) for d in report["draws"]]
+    report["median_sooner"] = float(np.median(ratios))
+    print(f"dagreuse ASHA reached the fastest peer's best {report['median_sooner']:.2f}x as soon "
+          f"(median of {len(ratios)} draws; 'never' counts 0)")
     OUT.mkdir(exist_ok=True)
     (OUT / "halving_peers.json").write_text(json.dumps(report, indent=2, default=float))
     print(f"wrote {OUT / 'halving_peers.json'}")
