@@ -15,8 +15,6 @@ the prefix and, with ``Iterations``, the checkpoint a promotion resumes from —
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import numbers
 import os
@@ -28,10 +26,10 @@ from typing import Any
 import numpy as np
 
 from dagreuse.cache import Trace
-from dagreuse.pipes import Config, Problem, Profile, Runner, canonical, merge
+from dagreuse.pipes import Problem, Profile, Runner, merge
 
 from ._base import BatchStrategy, Proposal, Strategy
-from ._journal import Journal, JournalError
+from ._journal import JOURNALED, Journal, JournalError, config_key, describe, fingerprint
 from ._progress import Progress, is_terminal
 from ._result import Result
 from ._weight_sharing import SharedResult, SharedSearch, WeightSharing
@@ -99,7 +97,7 @@ class Search:
                 return
             proposals = self.strategy.ask(room)
             if self.journal is not None:
-                self.journal.ask(room, _describe(proposals))
+                self.journal.ask(room, describe(proposals))
             if not proposals:
                 return
             self._submit(proposals)
@@ -115,7 +113,7 @@ class Search:
             self.progress.grow(len(proposals))
         n_folds = len(self.problem.folds)
         for job, p in zip(numbers, proposals, strict=True):
-            key = _config_key(p.config)
+            key = config_key(p.config)
             level = None if self.strategy.resource is None else self._ladder(p, key)
             self.proposed[job] = (p, level)
             self.jobs[job] = {
@@ -184,7 +182,7 @@ class Search:
             self.progress.trial(t)
         if self.journal is not None and not self._replaying:
             part, self._position = self.session.trace.since(self._position)
-            self.journal.tell(job, {k: t[k] for k in _JOURNALED}, part)
+            self.journal.tell(job, {k: t[k] for k in JOURNALED}, part)
         self.strategy.tell([t])
         self._expect()
 
@@ -199,7 +197,7 @@ class Search:
             for n, record in enumerate(self.journal.records, 1):
                 if "ask" in record:
                     proposals = self.strategy.ask(record["ask"])
-                    if _describe(proposals) != [list(j) for j in record["jobs"]]:
+                    if describe(proposals) != [list(j) for j in record["jobs"]]:
                         raise JournalError(
                             f"The journal {self.journal.path!r} does not match this search: "
                             f"record {n} proposed {len(record['jobs'])} job(s) that "
@@ -229,17 +227,6 @@ class Search:
             if ids:
                 self.session.expect(ids, expected)
         self.expected = likely
-
-
-#: what the journal keeps of a trial; the rest comes from its proposal when it is replayed
-_JOURNALED = ("test_scores", "train_scores", "fit_time", "score_time", "error", "requests",
-              "elapsed")
-
-
-def _describe(proposals: list[Proposal]) -> list[list[str]]:
-    """Proposals as the journal keeps them: a digest of the config, and the levels."""
-    return [[hashlib.sha256(_config_key(p.config).encode()).hexdigest()[:20],
-             repr(p.resource), repr(p.promoted_from)] for p in proposals]
 
 
 def _shared(strategy: WeightSharing, problem: Problem, runner: Runner | None,
@@ -292,29 +279,6 @@ def default_in_flight(runner: Runner, n_folds: int) -> int:
     if runner.scheduler == "sync":
         return 1
     return max(1, -(-2 * runner.n_threads // n_folds))
-
-
-def _fingerprint(strategy: Strategy, problem: Problem) -> tuple[str, dict[str, str]]:
-    """What a journal is written for: the strategy, the pipeline with its operators and space,
-    the data, the folds and the scoring (a token), and the same in words for error messages."""
-    operators = []
-    for stage in strategy.pipeline.stages:
-        for alt in stage.alternatives.values():
-            try:
-                operators.append(canonical(alt.operator))
-            except (TypeError, ValueError):  # not keyable: its text stands for it
-                operators.append(repr(alt.operator))
-    folds = [[hashlib.sha256(np.asarray(part).tobytes()).hexdigest() for part in fold]
-             for fold in problem.folds]
-    parts = [type(strategy).__qualname__, repr(strategy), repr(strategy.pipeline), operators,
-             repr(strategy.resource), problem.root, folds, problem.score_key,
-             problem.return_train_score]
-    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=repr).encode()).hexdigest()
-    return digest[:32], {"strategy": repr(strategy), "data": problem.root}
-
-
-def _config_key(config: Config) -> str:
-    return json.dumps(canonical(config), sort_keys=True)
 
 
 def _check_run(strategy: Any, error_score: Any, runner: Any, max_in_flight: Any, journal: Any,
@@ -389,7 +353,7 @@ def run(
                          return_train_score=return_train_score)
     if isinstance(strategy, WeightSharing):
         return _shared(strategy, problem, runner, error_score)
-    book = None if journal is None else Journal(journal, *_fingerprint(strategy, problem),
+    book = None if journal is None else Journal(journal, *fingerprint(strategy, problem),
                                                 resume=resume)
     trace = Trace()
     try:

@@ -22,13 +22,19 @@ and cut off the file before new records are appended.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
 import warnings
 from typing import Any
 
-__all__ = ["SYNC_SECONDS", "Journal", "JournalError"]
+import numpy as np
+
+from dagreuse.pipes import canonical
+
+__all__ = ["JOURNALED", "SYNC_SECONDS", "Journal", "JournalError", "config_key", "describe",
+           "fingerprint"]
 
 #: group commit: the longest a written record waits for ``fsync``
 SYNC_SECONDS = 0.1
@@ -126,3 +132,39 @@ class Journal:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+#: what the journal keeps of a trial; the rest comes from its proposal when it is replayed
+JOURNALED = ("test_scores", "train_scores", "fit_time", "score_time", "error", "requests",
+             "elapsed")
+
+
+def describe(proposals: list[Any]) -> list[list[str]]:
+    """Proposals as the journal keeps them: a digest of the config, and the levels."""
+    return [[hashlib.sha256(config_key(p.config).encode()).hexdigest()[:20],
+             repr(p.resource), repr(p.promoted_from)] for p in proposals]
+
+
+def fingerprint(strategy: Any, problem: Any) -> tuple[str, dict[str, str]]:
+    """What a journal is written for: the strategy, the pipeline with its operators and space,
+    the data, the folds and the scoring of ``run``'s problem (a token), and the same in words for
+    error messages."""
+    operators = []
+    for stage in strategy.pipeline.stages:
+        for alt in stage.alternatives.values():
+            try:
+                operators.append(canonical(alt.operator))
+            except (TypeError, ValueError):  # not keyable: its text stands for it
+                operators.append(repr(alt.operator))
+    folds = [[hashlib.sha256(np.asarray(part).tobytes()).hexdigest() for part in fold]
+             for fold in problem.folds]
+    parts = [type(strategy).__qualname__, repr(strategy), repr(strategy.pipeline), operators,
+             repr(strategy.resource), problem.root, folds, problem.score_key,
+             problem.return_train_score]
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=repr).encode()).hexdigest()
+    return digest[:32], {"strategy": repr(strategy), "data": problem.root}
+
+
+def config_key(config: Any) -> str:
+    """A config as canonical text: equal configs, equal keys."""
+    return json.dumps(canonical(config), sort_keys=True)
